@@ -1,0 +1,82 @@
+"""`certify(model)`: resolve the input, run the bound methods, verify each claim, report."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from models import TwoLayerNetwork
+
+from .methods import Budget, get_method, method_names
+from .report import MethodResult, Report
+from .verify import verify
+
+__all__ = ["certify", "resolve_network"]
+
+ModelLike = TwoLayerNetwork | str | os.PathLike
+Progress = Callable[[str], None]
+
+
+def resolve_network(
+    model: object, activation: str | None = None, trust_pickle: bool = False
+) -> TwoLayerNetwork:
+    """The neutral description of ``model``: a `TwoLayerNetwork`, a torch module or a file path."""
+    if isinstance(model, TwoLayerNetwork):
+        return model
+    if isinstance(model, (str, os.PathLike)):
+        from models.formats import load_model
+
+        return load_model(model, activation=activation, trust_pickle=trust_pickle)
+    from models.torch_io import from_module
+
+    return from_module(model)
+
+
+def run_method(name: str, net: TwoLayerNetwork, seconds: float, seed: int) -> MethodResult:
+    """Run one method within its time allowance and verify what it claims."""
+    method = get_method(name)
+    reason = method.why_not(net)
+    if reason is not None:
+        return MethodResult(name, method.kind, None, False, 0.0, note=f"not applicable: {reason}")
+    start = time.perf_counter()
+    try:
+        evidence = method.run(net, Budget(seconds=seconds, seed=seed))
+    except (ArithmeticError, ValueError, RuntimeError, MemoryError) as error:
+        elapsed = time.perf_counter() - start
+        note = f"failed: {type(error).__name__}: {error}"
+        return MethodResult(name, method.kind, None, False, elapsed, note=note)
+    verdict = verify(net, evidence)
+    elapsed = time.perf_counter() - start
+    claimed = float(evidence.value)
+    value = verdict.value if verdict.verified else claimed
+    return MethodResult(
+        name, method.kind, value, verdict.verified, elapsed, claimed, evidence, verdict.note
+    )
+
+
+def certify(
+    model: ModelLike | object,
+    methods: Sequence[str] | None = None,
+    time_limit: float = 60.0,
+    seed: int = 0,
+    activation: str | None = None,
+    trust_pickle: bool = False,
+    progress: Progress | None = None,
+) -> Report:
+    """Certified interval [lower, upper] ∋ Lip(f) for the ℓ2 norm over all of R^d.
+
+    ``methods`` picks bound methods by name (default: every default method); ``time_limit`` is
+    the allowance per method in seconds.  ``progress`` is called with each method's name as it
+    starts.
+    """
+    net = resolve_network(model, activation=activation, trust_pickle=trust_pickle)
+    names: Iterable[str] = method_names(default_only=True) if methods is None else methods
+    results = []
+    for name in dict.fromkeys(names):
+        if progress is not None:
+            progress(name)
+        results.append(run_method(name, net, time_limit, seed))
+    return Report(model=net.describe(), methods=tuple(results))
+
+

@@ -1,0 +1,1 @@
+"""Lower-bound methods: each module registers one search that returns a `Witness`."""

@@ -1,0 +1,1 @@
+"""Upper-bound methods: each module registers one method that returns a `Certificate`."""

@@ -1,0 +1,54 @@
+"""The spectral-norm product: Lip(f) ≤ ‖A‖₂ · L_σ · ‖W‖₂.
+
+Since J(x) = A·diag(σ'(Wx + b))·W with |σ'| ≤ L_σ = max(|α|, |β|), sub-multiplicativity gives the
+bound (Szegedy et al. 2014; Theorem 5 of Bubeck, Li, Nagaraj 2021).  Cheap and always valid.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from models import TwoLayerNetwork
+
+from ..evidence import Certificate
+from ..methods import Budget, Kind, register
+from ..verify.norms import spectral_norm_estimate
+
+__all__ = ["SpectralCertificate", "SpectralProduct"]
+
+
+@dataclass(frozen=True)
+class SpectralCertificate(Certificate):
+    """Claimed ‖W‖₂ and ‖A‖₂; the checker proves upper bounds on both."""
+
+    norm_W: float
+    norm_A: float
+
+
+def not_globally_lipschitz(net: TwoLayerNetwork) -> str | None:
+    """The reason global bounds do not exist for ``net``, if any."""
+    if not net.activation.globally_lipschitz:
+        return (
+            f"activation {net.activation.spec!r} is not globally Lipschitz: "
+            "no global bound exists (bounds on a region are not supported yet)"
+        )
+    return None
+
+
+@register
+class SpectralProduct:
+    """‖A‖₂ · L_σ · ‖W‖₂ with both norms proven from above."""
+
+    name: ClassVar[str] = "spectral"
+    kind: ClassVar[Kind] = "upper"
+    default: ClassVar[bool] = True
+
+    def why_not(self, net: TwoLayerNetwork) -> str | None:
+        return not_globally_lipschitz(net)
+
+    def run(self, net: TwoLayerNetwork, budget: Budget) -> SpectralCertificate:
+        norm_W = spectral_norm_estimate(net.W)
+        norm_A = spectral_norm_estimate(net.A)
+        value = norm_A * net.activation.lipschitz * norm_W
+        return SpectralCertificate(value=value, norm_W=norm_W, norm_A=norm_A)
