@@ -8,14 +8,18 @@ from collections.abc import Callable, Iterable, Sequence
 
 from models import TwoLayerNetwork
 
-from .methods import Budget, get_method, method_names
+from .methods import Budget, get_method, method_names, not_globally_lipschitz
 from .report import MethodResult, Report
 from .verify import verify
 
-__all__ = ["certify", "resolve_network"]
+__all__ = ["NotLipschitzError", "certify", "resolve_network"]
 
 ModelLike = TwoLayerNetwork | str | os.PathLike
 Progress = Callable[[str], None]
+
+
+class NotLipschitzError(ValueError):
+    """The network has no finite global Lipschitz constant, so no bound is given."""
 
 
 def resolve_network(
@@ -71,6 +75,10 @@ def certify(
     starts.
     """
     net = resolve_network(model, activation=activation, trust_pickle=trust_pickle)
+    reason = not_globally_lipschitz(net)
+    if reason is not None:
+        source = f"{os.fspath(model)}: " if isinstance(model, (str, os.PathLike)) else ""
+        raise NotLipschitzError(source + reason)
     names: Iterable[str] = method_names(default_only=True) if methods is None else methods
     results = []
     for name in dict.fromkeys(names):

@@ -25,6 +25,7 @@ __all__ = [
     "UnknownMethodError",
     "get_method",
     "method_names",
+    "not_globally_lipschitz",
     "register",
 ]
 
@@ -65,6 +66,16 @@ class BoundMethod(Protocol):
 
     def run(self, net: TwoLayerNetwork, budget: Budget) -> Evidence:
         """Compute the claim: a `Certificate` (upper) or a `Witness` (lower)."""
+
+
+def not_globally_lipschitz(net: TwoLayerNetwork) -> str | None:
+    """The reason no global bound exists for ``net`` (a polynomial activation), if any."""
+    if not net.activation.globally_lipschitz:
+        return (
+            f"activation {net.activation.spec!r} is not globally Lipschitz, so no global "
+            "bound exists (bounds on a bounded region are not supported yet)"
+        )
+    return None
 
 
 _REGISTRY: dict[str, type[BoundMethod]] = {}

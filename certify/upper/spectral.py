@@ -12,7 +12,7 @@ from typing import ClassVar
 from models import TwoLayerNetwork
 
 from ..evidence import Certificate
-from ..methods import Budget, Kind, register
+from ..methods import Budget, Kind, not_globally_lipschitz, register
 from ..verify.norms import spectral_norm_estimate
 
 __all__ = ["SpectralCertificate", "SpectralProduct"]
@@ -24,16 +24,6 @@ class SpectralCertificate(Certificate):
 
     norm_W: float
     norm_A: float
-
-
-def not_globally_lipschitz(net: TwoLayerNetwork) -> str | None:
-    """The reason global bounds do not exist for ``net``, if any."""
-    if not net.activation.globally_lipschitz:
-        return (
-            f"activation {net.activation.spec!r} is not globally Lipschitz: "
-            "no global bound exists (bounds on a region are not supported yet)"
-        )
-    return None
 
 
 @register

@@ -1,0 +1,141 @@
+"""Command line: ``certify MODEL [--json] [--method NAME ...]``.
+
+Parsing and printing only.  Every expected error (bad file, bad weights, unknown activation or
+method) becomes one line on stderr and exit code 2, with no traceback and never a bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import sys
+from collections.abc import Sequence
+
+from tqdm import tqdm
+
+from .api import certify
+from .methods import method_names
+from .report import MethodResult, Report
+
+__all__ = ["main"]
+
+EXIT_BAD_INPUT = 2
+#: ``certify NAME ...`` hands the rest of the arguments to ``main(argv)`` of these modules.
+SUBCOMMANDS = {"audit": "certify.audit.cli", "compare": "certify.compare.cli"}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="certify",
+        description=(
+            "Certified interval [lower, upper] for the l2 Lipschitz constant of a two-layer "
+            "network f(x) = A·σ(Wx + b) + c over all of R^d.  Every bound is re-verified with "
+            "proven floating-point error bounds."
+        ),
+    )
+    parser.add_argument(
+        "model", help="weights: .pt/.pth state dict, .safetensors, .npz, LipSDP .mat, .onnx"
+    )
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--method",
+        action="append",
+        metavar="NAME",
+        help=f"run only this method (repeatable): {', '.join(method_names())}",
+    )
+    parser.add_argument(
+        "--activation",
+        metavar="NAME",
+        help="activation for files that do not store one (default relu), e.g. leaky_relu(0.1)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="time allowance per method (default 60)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the randomised searches")
+    parser.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow a whole pickled torch module (this executes code from the file)",
+    )
+    return parser
+
+
+def _number(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "—"
+    return "inf" if math.isinf(value) else f"{value:.10g}"
+
+
+def _row(result: MethodResult) -> str:
+    verified = "yes" if result.verified else ("—" if result.value is None else "no")
+    return (
+        f"{result.name:<15} {result.kind:<6} {_number(result.value):>17} {verified:>9} "
+        f"{result.seconds:>9.3f}  {result.note}"
+    ).rstrip()
+
+
+def format_report(report: Report, source: str) -> str:
+    """The human-readable table: every method, then the certified interval."""
+    model = report.model
+    lines = [
+        f"model: {source}  (d={model['d']}, k={model['k']}, m={model['m']}, "
+        f"activation={model['activation']})",
+        "",
+        f"{'method':<15} {'kind':<6} {'value':>17} {'verified':>9} {'seconds':>9}  note",
+    ]
+    lines += [_row(result) for result in report.methods]
+    lines += [
+        "",
+        f"Lipschitz constant in [{_number(report.lower)}, {_number(report.upper)}]"
+        f"   ratio upper/lower = {_number(report.ratio)}",
+    ]
+    if report.upper_method:
+        witness = report.lower_witness
+        kind = f" ({witness.to_dict()['type']} witness)" if witness else ""
+        lower = f", lower end by {report.lower_method}{kind}" if report.lower_method else ""
+        lines.append(f"upper end by {report.upper_method}{lower}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``certify`` command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+    args = _parser().parse_args(argv)
+    bar = tqdm(total=0, disable=None, file=sys.stderr, leave=False, bar_format="{desc}")
+
+    def progress(name: str) -> None:
+        bar.set_description_str(f"running {name} ...")
+
+    try:
+        report = certify(
+            args.model,
+            methods=args.method,
+            time_limit=args.time_limit,
+            seed=args.seed,
+            activation=args.activation,
+            trust_pickle=args.trust_pickle,
+            progress=progress,
+        )
+    except (ValueError, OSError) as error:
+        bar.close()
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"certify: error: {message}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    bar.close()
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(format_report(report, args.model))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The command line: the table, --json, --method, and every bad-input path (one line, exit 2)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from certify.cli import main
+from models import TwoLayerNetwork
+from models.bundled import bundled_path
+from models.formats import save_model
+
+REQUIRED_KEYS = {"lower", "upper", "ratio", "lower_witness", "upper_method", "methods", "model"}
+
+
+@pytest.fixture
+def toy_file(tmp_path: Path) -> Path:
+    """W = [1; 1], b = (0, −1), a = (1, −1): Lip = 1 exactly."""
+    net = TwoLayerNetwork.create([[1.0], [1.0]], [1.0, -1.0], b=[0.0, -1.0])
+    path = tmp_path / "toy.npz"
+    save_model(net, path)
+    return path
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_json_report_has_every_field_and_brackets_the_constant(toy_file, capsys) -> None:
+    code, out, _ = _run([str(toy_file), "--json", "--time-limit", "5"], capsys)
+    assert code == 0
+    report = json.loads(out)
+    assert set(report) >= REQUIRED_KEYS
+    assert report["model"] == {"d": 1, "k": 2, "m": 1, "activation": "relu"}
+    assert report["lower"] <= 1.0 <= report["upper"]
+    assert report["upper"] <= 1.0 + 1e-6 and report["lower"] >= 1.0 - 1e-9
+    assert report["lower_witness"]["type"] in {"point", "pair"}
+    for method in report["methods"]:
+        assert {"name", "kind", "value", "verified", "seconds"} <= set(method)
+        assert method["kind"] in {"upper", "lower"}
+
+
+def test_method_flag_selects_methods(toy_file, capsys) -> None:
+    code, out, _ = _run(
+        [str(toy_file), "--json", "--method", "spectral", "--method", "sampling"], capsys
+    )
+    assert code == 0
+    assert [m["name"] for m in json.loads(out)["methods"]] == ["spectral", "sampling"]
+
+
+def test_table_lists_methods_and_interval(capsys) -> None:
+    code, out, _ = _run([str(bundled_path("sphere_relu")), "--method", "spectral"], capsys)
+    assert code == 0
+    assert "spectral" in out and "Lipschitz constant in [" in out
+
+
+def _write(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
+    nan_net = {"W": np.array([[np.nan]]), "A": np.array([[1.0]])}
+    np.savez(tmp / "nan.npz", **nan_net)
+    np.savez(tmp / "inf.npz", W=np.array([[np.inf]]), A=np.array([[1.0]]))
+    np.savez(tmp / "shapes.npz", W=np.ones((3, 2)), A=np.ones((1, 4)))
+    good = tmp / "good.npz"
+    save_model(TwoLayerNetwork.create(np.ones((2, 2)), np.ones(2)), good)
+    truncated = _write(tmp / "truncated.npz", good.read_bytes()[:40])
+    return {
+        "nan": [str(tmp / "nan.npz")],
+        "inf": [str(tmp / "inf.npz")],
+        "shapes": [str(tmp / "shapes.npz")],
+        "missing": [str(tmp / "missing.npz")],
+        "empty": [str(_write(tmp / "empty.pt", b""))],
+        "text": [str(_write(tmp / "notes.pt", b"these are not weights\n"))],
+        "truncated": [str(truncated)],
+        "activation": [str(good), "--activation", "swish"],
+        "polynomial": [str(good), "--activation", "square"],
+        "method": [str(good), "--method", "nonsense"],
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "nan",
+        "inf",
+        "shapes",
+        "missing",
+        "empty",
+        "text",
+        "truncated",
+        "activation",
+        "polynomial",
+        "method",
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(case, tmp_path, capsys) -> None:
+    argv = _bad_inputs(tmp_path)[case]
+    code, out, err = _run(argv, capsys)
+    assert code == 2
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("certify: error:")
+    assert "Traceback" not in err
+    if case not in ("method",):
+        assert Path(argv[0]).name in lines[0]
+
+
+def test_entry_point_prints_no_traceback(tmp_path) -> None:
+    path = _write(tmp_path / "garbage.safetensors", b"\x00\x01garbage")
+    result = subprocess.run(
+        [sys.executable, "-m", "certify", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
