@@ -62,7 +62,7 @@ class Activation:
     @property
     def spec(self) -> str:
         """Canonical textual form, e.g. ``relu`` or ``leaky_relu(0.01)``."""
-        return self.name if self.parameter is None else f"{self.name}({self.parameter:g})"
+        return self.name if self.parameter is None else f"{self.name}({self.parameter!r})"
 
 
 def _relu() -> Activation:

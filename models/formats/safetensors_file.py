@@ -1,0 +1,44 @@
+"""safetensors files: state-dict keys (see `layers`), with the activation in the metadata.
+
+The format is a JSON header plus raw little-endian buffers, so reading it runs no code.  Tensors
+are read through torch so that half and bfloat16 weights convert too.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from safetensors import safe_open
+from safetensors.numpy import save_file
+
+from .. import torch_io  # a module import: torch_io itself imports from this package
+from ..network import TwoLayerNetwork
+from .base import Format, LoadOptions, activation_text, settle_activation
+from .errors import library_errors
+from .layers import network_from_state, state_of
+
+__all__ = ["SAFETENSORS"]
+
+
+def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
+    """The network in ``path``; metadata ``{"activation": ...}`` names σ (default ReLU)."""
+    with library_errors("not a readable safetensors file"), safe_open(path, framework="pt") as file:
+        metadata = file.metadata() or {}
+        tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open handles are not iterable)
+    arrays = {key: torch_io.tensor_to_array(tensor, key) for key, tensor in tensors.items()}
+    stored = metadata.get("activation")
+    return network_from_state(arrays, settle_activation(options.activation, stored))
+
+
+def save(net: TwoLayerNetwork, path: Path) -> None:
+    """The state-dict arrays of ``net`` with its activation as metadata."""
+    save_file(state_of(net), path, metadata={"activation": activation_text(net.activation)})
+
+
+SAFETENSORS = Format(
+    name="safetensors",
+    suffixes=(".safetensors",),
+    kinds=frozenset({"safetensors"}),
+    load=load,
+    save=save,
+)
