@@ -20,10 +20,10 @@ class NetworkError(ValueError):
 
 
 def _as_matrix(name: str, value: object, ndim: int) -> np.ndarray:
-    try:
-        array = np.array(value, dtype=np.float64)
-    except (TypeError, ValueError) as error:
-        raise NetworkError(f"{name} is not numeric ({error})") from None
+    raw = np.asarray(value)
+    if raw.dtype.kind not in "biuf":
+        raise NetworkError(f"{name} must hold real numbers, got dtype {raw.dtype}")
+    array = raw.astype(np.float64, copy=True)
     if array.ndim != ndim:
         raise NetworkError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
     if not np.all(np.isfinite(array)):
@@ -73,8 +73,7 @@ class TwoLayerNetwork:
         activation: str | Activation = "relu",
     ) -> TwoLayerNetwork:
         """Build a network, with zero biases where none are given and a vector A read as 1×k."""
-        W_arr = np.asarray(W, dtype=np.float64)
-        A_arr = np.asarray(A, dtype=np.float64)
+        W_arr, A_arr = np.asarray(W), np.asarray(A)
         if A_arr.ndim == 1:
             A_arr = A_arr[None, :]
         k = W_arr.shape[0] if W_arr.ndim == 2 else 0
