@@ -23,7 +23,11 @@ __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
 #: ``certify NAME ...`` hands the rest of the arguments to ``main(argv)`` of these modules.
-SUBCOMMANDS = {"audit": "certify.audit.cli", "compare": "certify.compare.cli"}
+SUBCOMMANDS = {
+    "audit": "certify.audit.cli",
+    "compare": "certify.compare.cli",
+    "law": "certify.law.cli",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,6 +37,11 @@ def _parser() -> argparse.ArgumentParser:
             "Certified interval [lower, upper] for the l2 Lipschitz constant of a two-layer "
             "network f(x) = A·σ(Wx + b) + c over all of R^d.  Every bound is re-verified with "
             "proven floating-point error bounds."
+        ),
+        epilog=(
+            "Other commands: 'certify audit MODEL --claim-lipschitz L | --claim-radii FILE' "
+            "checks a published claim; 'certify compare MODEL ...' compares bound tightness. "
+            "Run them with --help."
         ),
     )
     parser.add_argument(

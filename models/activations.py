@@ -219,7 +219,7 @@ def get_activation(spec: str | Activation) -> Activation:
     """Parse ``"relu"``, ``"leaky_relu(0.1)"``, ``"elu(0.5)"`` ... into an `Activation`."""
     if isinstance(spec, Activation):
         return spec
-    text = str(spec).strip().lower().replace("-", "_")
+    text = str(spec).strip().lower()
     name, parameter = text, None
     if text.endswith(")") and "(" in text:
         name, _, argument = text[:-1].partition("(")
@@ -227,6 +227,7 @@ def get_activation(spec: str | Activation) -> Activation:
             parameter = float(argument)
         except ValueError:
             raise UnknownActivationError(f"bad activation parameter in {spec!r}") from None
+    name = name.strip().replace("-", "_")
     if name not in _FACTORIES:
         known = ", ".join(ACTIVATION_NAMES)
         raise UnknownActivationError(f"unknown activation {spec!r} (known: {known})")

@@ -1,0 +1,71 @@
+"""Run every bound method on several networks, for side-by-side tables and plots.
+
+Each model gets a `Report` built from `certify.api.run_method`, one method at a time, so a
+progress callback can follow every (model, method) pair.  Methods that do not apply stay in
+the report with the reason, so every table lists every method.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from models import TwoLayerNetwork
+
+from ..api import run_method
+from ..methods import get_method, method_names
+from ..report import MethodResult, Report
+
+__all__ = ["Comparison", "compare", "ratio", "selected_methods"]
+
+#: Called with (model source, method name, None) as a method starts, and with its result at the end.
+Progress = Callable[[str, str, MethodResult | None], None]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One model's source (a path or a label) and every method's outcome on it."""
+
+    source: str
+    report: Report
+
+
+def ratio(result: MethodResult, report: Report) -> float | None:
+    """A method's value over the best verified lower end (None when either is missing)."""
+    if result.value is None or not math.isfinite(result.value) or report.lower <= 0:
+        return None
+    return result.value / report.lower
+
+
+def selected_methods(names: Sequence[str] | None = None) -> list[str]:
+    """The methods to compare: ``names`` (validated, duplicates dropped) or every registered one.
+
+    Raises `certify.methods.UnknownMethodError` for a name no method has.
+    """
+    if names is None:
+        return method_names()
+    for name in names:
+        get_method(name)
+    return list(dict.fromkeys(names))
+
+
+def compare(
+    models: Sequence[tuple[str, TwoLayerNetwork]],
+    methods: Sequence[str],
+    time_limit: float = 60.0,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[Comparison]:
+    """Run ``methods`` (each allowed ``time_limit`` seconds) on every (source, network) pair."""
+    comparisons = []
+    for source, net in models:
+        results = []
+        for name in methods:
+            if progress is not None:
+                progress(source, name, None)
+            results.append(run_method(name, net, time_limit, seed))
+            if progress is not None:
+                progress(source, name, results[-1])
+        comparisons.append(Comparison(source, Report(net.describe(), tuple(results))))
+    return comparisons

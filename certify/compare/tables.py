@@ -1,0 +1,127 @@
+"""The comparison as rows, and its CSV, Markdown and HTML renderings.
+
+One row per (model, method): kind, value (verified when ``verified`` is true, else the bare
+claim), its ratio to the best verified lower end of that model, seconds and the method's note.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import math
+from collections.abc import Sequence
+
+from ..report import MethodResult
+from .run import Comparison, ratio
+
+__all__ = ["COLUMNS", "html_page", "markdown", "rows", "to_csv"]
+
+COLUMNS = ("model", "method", "kind", "value", "ratio", "seconds", "verified", "note")
+#: Columns shown right-aligned in Markdown and HTML.
+_NUMERIC = frozenset({"value", "ratio", "seconds"})
+
+
+def _number(value: float | None, digits: int) -> str:
+    if value is None or math.isnan(value):
+        return ""
+    return "inf" if math.isinf(value) else f"{value:.{digits}g}"
+
+
+def _verified(result: MethodResult) -> str:
+    if result.value is None:
+        return "n/a"
+    return "yes" if result.verified else "no"
+
+
+def _cells(comparison: Comparison, result: MethodResult) -> list[str]:
+    return [
+        comparison.source,
+        result.name,
+        result.kind,
+        _number(result.value, 10),
+        _number(ratio(result, comparison.report), 6),
+        f"{result.seconds:.3f}",
+        _verified(result),
+        result.note,
+    ]
+
+
+def rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
+    """Every (model, method) row as strings, in the order of ``COLUMNS``."""
+    return [_cells(c, result) for c in comparisons for result in c.report.methods]
+
+
+def to_csv(comparisons: Sequence[Comparison]) -> str:
+    """The rows as CSV text with a header (values at full printed precision)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows(comparisons))
+    return buffer.getvalue()
+
+
+def _heading(comparison: Comparison) -> str:
+    model = comparison.report.model
+    return (
+        f"{comparison.source} (d={model['d']}, k={model['k']}, m={model['m']}, "
+        f"{model['activation']})"
+    )
+
+
+def _interval(comparison: Comparison) -> str:
+    report = comparison.report
+    return (
+        f"Lipschitz constant in [{_number(report.lower, 10)}, {_number(report.upper, 10)}], "
+        f"upper/lower = {_number(report.ratio, 6)}"
+    )
+
+
+def markdown(comparisons: Sequence[Comparison]) -> str:
+    """A Markdown section per model: its table, then its certified interval."""
+    sections = []
+    for comparison in comparisons:
+        lines = [
+            f"## {_heading(comparison)}",
+            "",
+            "| " + " | ".join(COLUMNS[1:]) + " |",
+            "|" + "|".join("--:" if name in _NUMERIC else "---" for name in COLUMNS[1:]) + "|",
+        ]
+        lines += [
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in cells[1:]) + " |"
+            for cells in rows([comparison])
+        ]
+        lines += ["", _interval(comparison)]
+        sections.append("\n".join(lines))
+    return "\n\n".join(sections) + "\n"
+
+
+def _td(column: str, cell: str) -> str:
+    style = ' class="num"' if column in _NUMERIC else ""
+    return f"<td{style}>{html.escape(cell)}</td>"
+
+
+def html_page(comparisons: Sequence[Comparison], image: str | None = None) -> str:
+    """A standalone HTML page: a table per model, and the plot ``image`` when there is one."""
+    body = []
+    for comparison in comparisons:
+        header = "".join(f"<th>{name}</th>" for name in COLUMNS[1:])
+        table_rows = "\n".join(
+            "<tr>"
+            + "".join(_td(name, cell) for name, cell in zip(COLUMNS[1:], cells[1:], strict=True))
+            + "</tr>"
+            for cells in rows([comparison])
+        )
+        body.append(
+            f"<h2>{html.escape(_heading(comparison))}</h2>\n"
+            f"<table>\n<tr>{header}</tr>\n{table_rows}\n</table>\n"
+            f"<p>{html.escape(_interval(comparison))}</p>"
+        )
+    if image is not None:
+        body.append(f'<img src="{html.escape(image)}" alt="bound ratios and times">')
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Lipschitz bounds</title>\n'
+        "<style>body{font-family:sans-serif}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 8px}.num{text-align:right}</style></head>\n"
+        "<body>\n<h1>Lipschitz bounds</h1>\n" + "\n".join(body) + "\n</body></html>\n"
+    )

@@ -1,0 +1,104 @@
+"""`certify compare`: every method in every table, the output files, the plot, bad input."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from certify.compare import compare, markdown, ratio
+from certify.compare.cli import main
+from certify.methods import method_names
+from models import TwoLayerNetwork
+from models.formats import save_model
+
+CHEAP = ["--method", "spectral", "--method", "sampling"]
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> list[Path]:
+    """The toy clamp net (Lip = 1) and a two-output net with Lip = 3."""
+    toy = TwoLayerNetwork.create([[1.0], [1.0]], [1.0, -1.0], b=[0.0, -1.0])
+    wide = TwoLayerNetwork.create([[1.0, 0.0], [0.0, 1.0]], [[3.0, 0.0], [0.0, 2.0]])
+    paths = [tmp_path / "toy.npz", tmp_path / "wide.npz"]
+    for net, path in zip((toy, wide), paths, strict=True):
+        save_model(net, path)
+    return paths
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_every_registered_method_appears_for_every_model(models, tmp_path, capsys) -> None:
+    out = tmp_path / "out"
+    code = main([*map(str, models), "--out", str(out), "--time-limit", "1"])
+    printed = capsys.readouterr().out
+    assert code == 0
+    rows = _rows(out / "compare.csv")
+    for model in models:
+        names = [row["method"] for row in rows if row["model"] == str(model)]
+        assert names == method_names()
+    for name in method_names():
+        assert f"| {name} |" in printed and f"| {name} |" in (out / "compare.md").read_text()
+        assert f"<td>{name}</td>" in (out / "compare.html").read_text()
+
+
+def test_values_and_ratios_bracket_the_known_constants(models, tmp_path, capsys) -> None:
+    assert main([*map(str, models), *CHEAP, "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    rows = {(Path(r["model"]).stem, r["method"]): r for r in _rows(tmp_path / "compare.csv")}
+    for stem, constant in (("toy", 1.0), ("wide", 3.0)):
+        upper, lower = rows[stem, "spectral"], rows[stem, "sampling"]
+        assert upper["verified"] == lower["verified"] == "yes"
+        assert float(lower["value"]) <= constant <= float(upper["value"])
+        assert float(upper["ratio"]) >= 1.0 >= float(lower["ratio"])
+
+
+def test_ratio_is_relative_to_the_best_verified_lower_end(models) -> None:
+    net = TwoLayerNetwork.create([[2.0]], [1.5])
+    (comparison,) = compare([("line", net)], ["spectral", "sampling"], time_limit=1.0)
+    report = comparison.report
+    assert report.lower > 0
+    for result in report.methods:
+        assert ratio(result, report) == pytest.approx(result.value / report.lower)
+    assert "## line (d=1, k=1, m=1, relu)" in markdown([comparison])
+
+
+def test_plot_is_written_with_matplotlib(models, tmp_path, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    assert main([*map(str, models), *CHEAP, "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert 'src="compare.png"' in (tmp_path / "compare.html").read_text()
+    assert "compare.png" in capsys.readouterr().out
+
+
+def test_without_matplotlib_the_plot_is_skipped_with_a_note(
+    models, tmp_path, capsys, monkeypatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    assert main([str(models[0]), *CHEAP, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "matplotlib is not installed" in out
+    assert not (tmp_path / "compare.png").exists()
+    assert (tmp_path / "compare.csv").exists() and (tmp_path / "compare.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [
+        (["--method", "nonsense"], "nonsense"),
+        (["missing.npz"], "missing.npz"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code_2(argv, name, models, tmp_path, capsys) -> None:
+    code = main([str(models[0]), *argv, "--out", str(tmp_path)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("certify compare: error:")
+    assert name in lines[0]
+    assert not (tmp_path / "compare.csv").exists()
