@@ -26,8 +26,7 @@ def _verified(report, kind):
     return [r for r in report.methods if r.kind == kind and r.verified]
 
 
-@SETTINGS
-@settings(max_examples=1000)
+@settings(SETTINGS, max_examples=1000)
 @given(networks())
 def test_every_method_brackets_the_exact_constant(net: TwoLayerNetwork) -> None:
     exact_lower, exact_upper = exact_lipschitz(net)
@@ -42,8 +41,7 @@ def test_every_method_brackets_the_exact_constant(net: TwoLayerNetwork) -> None:
     assert report.lower <= exact_upper and report.upper >= exact_lower
 
 
-@SETTINGS
-@settings(max_examples=200)
+@settings(SETTINGS, max_examples=200)
 @given(networks(activations=SMOOTH))
 def test_lower_ends_stay_below_upper_ends_for_smooth_activations(net: TwoLayerNetwork) -> None:
     report = certify(net, methods=METHODS, time_limit=0.5)

@@ -1,0 +1,261 @@
+"""The exact method against independent brute-force oracles, and its checker against tampering."""
+
+from __future__ import annotations
+
+import dataclasses
+from fractions import Fraction
+from itertools import pairwise
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from certify.methods import Budget, get_method
+from certify.upper.exact import ExactCertificate, ExactRegions, exact_lipschitz, side_slopes
+from certify.verify import verify
+from certify.verify.farkas import ExactLayer, FarkasProof
+from models import TwoLayerNetwork
+
+from .strategies import PIECEWISE_LINEAR, networks
+
+SETTINGS = settings(
+    deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
+)
+TIGHT = 1e-9
+
+
+def _assert_brackets(lower: float, upper: float, exact_square: Fraction) -> None:
+    """lower ≤ √exact_square ≤ upper, compared exactly, and the interval is tight."""
+    assert Fraction(lower) ** 2 <= exact_square <= Fraction(upper) ** 2
+    assert upper - lower <= TIGHT * upper + 1e-100
+
+
+def _line_slope_square(net: TwoLayerNetwork) -> Fraction:
+    """max ‖f′‖₂² over the open intervals between the breakpoints −b_i/w_i (d = 1), exactly."""
+    w = [Fraction(v) for v in net.W[:, 0]]
+    b = [Fraction(v) for v in net.b]
+    negative, positive = (Fraction(s) for s in side_slopes(net.activation))
+    cuts = sorted({-bi / wi for wi, bi in zip(w, b, strict=True) if wi != 0})
+    probes = [Fraction(0)] if not cuts else [cuts[0] - 1, cuts[-1] + 1]
+    probes += [(left + right) / 2 for left, right in pairwise(cuts)]
+
+    def slope_square(x: Fraction) -> Fraction:
+        slopes = [positive if wi * x + bi > 0 else negative for wi, bi in zip(w, b, strict=True)]
+        return sum(
+            sum(Fraction(a) * s * wi for a, s, wi in zip(row, slopes, w, strict=True)) ** 2
+            for row in net.A
+        )
+
+    return max(slope_square(x) for x in probes)
+
+
+@st.composite
+def line_networks(draw: st.DrawFn) -> TwoLayerNetwork:
+    """d = 1 nets with small integer weights (times a scale 1e-6 … 1e6): many zero rows, zero
+    columns of A, shared breakpoints, identical and mirrored neurons."""
+    k = draw(st.integers(1, 8))
+    m = draw(st.sampled_from([1, 2]))
+    entries = st.integers(-3, 3).map(float)
+    scale_W, scale_A = (10.0 ** draw(st.integers(-6, 6)) for _ in range(2))
+    W = np.array(draw(st.lists(entries, min_size=k, max_size=k)))[:, None] * scale_W
+    b = np.array(draw(st.lists(entries, min_size=k, max_size=k))) * scale_W
+    A = np.array(draw(st.lists(entries, min_size=m * k, max_size=m * k))).reshape(m, k) * scale_A
+    return TwoLayerNetwork.create(W, A, b=b, activation=draw(st.sampled_from(PIECEWISE_LINEAR)))
+
+
+@settings(SETTINGS, max_examples=200)
+@given(line_networks())
+def test_matches_the_exact_slope_on_the_line(net: TwoLayerNetwork) -> None:
+    _assert_brackets(*exact_lipschitz(net), _line_slope_square(net))
+
+
+def _region_depth(W: np.ndarray, b: np.ndarray, signs: np.ndarray) -> float:
+    """max t with s_i (w_i·x + b_i) ≥ t‖w_i‖, t ≤ 1: > 0 iff the open region is non-empty."""
+    norms = np.linalg.norm(W, axis=1)
+    G = np.hstack([-(signs / norms)[:, None] * W, np.ones((len(signs), 1))])
+    result = linprog(
+        np.r_[np.zeros(W.shape[1]), -1.0], A_ub=G, b_ub=signs * b / norms,
+        bounds=[(None, None)] * W.shape[1] + [(None, 1.0)], method="highs-ipm",
+    )
+    return float(result.x[-1])
+
+
+def _enumerated_norms(net: TwoLayerNetwork, margin: float) -> tuple[float, float]:
+    """max ‖J_s‖₂ over the sign vectors of the active neurons whose region is clearly
+    non-empty (depth > margin) and over those possibly non-empty (depth > −margin)."""
+    active = np.flatnonzero(np.any(net.W != 0, axis=1) & np.any(net.A != 0, axis=0))
+    negative, positive = side_slopes(net.activation)
+    sure, possible = 0.0, 0.0
+    for code in range(2 ** len(active)):
+        signs = np.array([1.0 if code >> j & 1 else -1.0 for j in range(len(active))])
+        jacobian = (net.A[:, active] * np.where(signs > 0, positive, negative)) @ net.W[active]
+        norm = float(np.linalg.norm(jacobian, 2))
+        depth = _region_depth(net.W[active], net.b[active], signs) if len(active) else 1.0
+        sure = max(sure, norm) if depth > margin else sure
+        possible = max(possible, norm) if depth > -margin else possible
+    return sure, possible
+
+
+@settings(SETTINGS, max_examples=60)
+@given(networks())
+def test_matches_enumeration_of_all_sign_vectors(net: TwoLayerNetwork) -> None:
+    if np.sum(np.any(net.W != 0, axis=1) & np.any(net.A != 0, axis=0)) > 6:
+        return
+    lower, upper = exact_lipschitz(net)
+    sure, possible = _enumerated_norms(net, margin=1e-6)
+    assert lower >= sure * (1 - TIGHT)
+    assert upper <= possible * (1 + TIGHT) + 1e-100
+
+
+@settings(SETTINGS, max_examples=100)
+@given(networks(), st.integers(0, 2**32 - 1))
+def test_dominates_sampled_gradients(net: TwoLayerNetwork, seed: int) -> None:
+    lower, upper = exact_lipschitz(net)
+    assert lower <= upper
+    rng = np.random.default_rng(seed)
+    spread = 1.0 + np.max(np.abs(net.b)) / max(float(np.max(np.abs(net.W))), 1e-300)
+    for x in rng.standard_normal((300, net.d)) * spread:
+        assert np.linalg.norm(net.jacobian(x), 2) <= upper * (1 + TIGHT)
+
+
+@pytest.mark.parametrize(("A", "expected"), [([[1.0, -1.0]], 1.0), ([[-1.0, 4.0]], 3.0)])
+def test_two_neurons_on_the_line(A: list[list[float]], expected: float) -> None:
+    """f = relu(x) − relu(x − 1) has slopes 0, 1, 0; the pattern with slope a₂ is empty."""
+    net = TwoLayerNetwork.create([[1.0], [1.0]], A, b=[0.0, -1.0])
+    lower, upper = exact_lipschitz(net)
+    assert lower <= expected <= upper <= expected * (1 + TIGHT)
+
+
+def test_inactive_and_linear_nets() -> None:
+    dead = TwoLayerNetwork.create([[0.0, 0.0], [1.0, 2.0]], [[3.0, 0.0]], b=[1.0, 1.0])
+    lower, upper = exact_lipschitz(dead)
+    assert lower == 0.0 and upper <= 1e-100
+    linear = TwoLayerNetwork.create(
+        [[1.0, 0.0], [-1.0, 0.0]], [[1.0, 2.0]], activation="leaky_relu(1)"
+    )
+    lower, upper = exact_lipschitz(linear)
+    assert lower <= 1.0 <= upper and upper - lower <= TIGHT
+    doubled = TwoLayerNetwork.create([[1.0, 0.0], [1.0, 0.0]], [[1.0, 1.0]], activation="relu")
+    lower, upper = exact_lipschitz(doubled)
+    assert lower <= 2.0 <= upper and upper - lower <= TIGHT
+
+
+def _mirrored_net() -> TwoLayerNetwork:
+    """Mirrored neurons leave patterns that only a Farkas proof can discard."""
+    W = np.array([[1.0, 2.0], [-1.0, -2.0], [3.0, -1.0], [0.5, 1.5]])
+    b = np.array([0.5, -0.5, 1.0, -2.0])
+    return TwoLayerNetwork.create(W, [[1.0, -5.0, -2.0, 0.3]], b=b)
+
+
+def _certificate(net: TwoLayerNetwork, budget: Budget | None = None) -> ExactCertificate:
+    return ExactRegions().run(net, Budget() if budget is None else budget)
+
+
+def test_checker_recomputes_the_value_and_rejects_tampering() -> None:
+    net = _mirrored_net()
+    certificate = _certificate(net)
+    honest = verify(net, certificate)
+    assert honest.verified
+    assert verify(net, dataclasses.replace(certificate, value=0.0)).value == honest.value
+    empty = next(i for i, leaf in enumerate(certificate.leaves) if leaf.kind == "empty")
+    for position in range(len(certificate.leaves)):
+        leaves = certificate.leaves[:position] + certificate.leaves[position + 1 :]
+        assert not verify(net, dataclasses.replace(certificate, leaves=leaves)).verified
+    proof = certificate.leaves[empty].proof
+    for position in range(len(proof.multipliers)):
+        multipliers = list(proof.multipliers)
+        multipliers[position] += 1
+        forged = dataclasses.replace(proof, multipliers=tuple(multipliers))
+        leaves = list(certificate.leaves)
+        leaves[empty] = dataclasses.replace(leaves[empty], proof=forged)
+        assert not verify(net, dataclasses.replace(certificate, leaves=tuple(leaves))).verified
+    twin = next(
+        j for j, leaf in enumerate(certificate.leaves)
+        if j != empty and len(leaf.signs) == len(certificate.leaves[empty].signs)
+    )
+    leaves = list(certificate.leaves)
+    leaves[empty] = leaves[twin]
+    assert not verify(net, dataclasses.replace(certificate, leaves=tuple(leaves))).verified
+    for order in (certificate.order[1:], (*certificate.order[:-1], certificate.order[0])):
+        assert not verify(net, dataclasses.replace(certificate, order=order)).verified
+    A = net.A.copy()
+    A[:, certificate.order[-1]] = 0.0
+    smaller = TwoLayerNetwork.create(net.W, A, b=net.b)
+    assert not verify(net, _certificate(smaller)).verified
+
+
+def test_empty_leaves_need_their_proof_and_relabelling_only_raises_the_value() -> None:
+    net = _mirrored_net()
+    certificate = _certificate(net)
+    honest = verify(net, certificate).value
+    empty = next(i for i, leaf in enumerate(certificate.leaves) if leaf.kind == "empty")
+
+    def with_leaf(**changes: object) -> ExactCertificate:
+        leaves = list(certificate.leaves)
+        leaves[empty] = dataclasses.replace(leaves[empty], **changes)
+        return dataclasses.replace(certificate, leaves=tuple(leaves))
+
+    assert not verify(net, with_leaf(proof=None)).verified
+    assert not verify(net, with_leaf(kind="pattern", proof=None)).verified
+    relabelled = verify(net, with_leaf(kind="bounded", proof=None))
+    assert relabelled.verified and relabelled.value >= honest
+
+
+def test_farkas_proofs_are_exact() -> None:
+    """Opposite half-planes w·x + b > 0 and −w·x + b′ > 0 meet iff b + b′ > 0."""
+    W = np.array([[1.0, 3.0], [-1.0, -3.0], [-1.0, -3.0]])
+    layer = ExactLayer(W, np.array([0.1, -0.1, 0.5]))
+    up = {0: 1, 1: 1, 2: 1}
+    assert layer.proves_empty(up, FarkasProof((0, 1), (1, 1)))
+    assert not layer.proves_empty(up, FarkasProof((0, 2), (1, 1)))  # a slab: non-empty
+    for forged in [((0, 1), (2, 1)), ((0, 1), (1, 0)), ((0, 1), (1, -1)), ((0, 0), (1, 1)),
+                   ((0, 1), (1.0, 1)), ((0, 1, 2), (1, 1)), ((), ())]:
+        assert not layer.proves_empty(up, FarkasProof(*forged))
+    assert not layer.proves_empty({0: 1, 1: -1}, FarkasProof((0, 1), (1, 1)))
+    proof = layer.farkas_proof([0, 1, 2], [1, 1, 1], np.array([0.5, 0.5, 1e-12]))
+    assert proof == FarkasProof((0, 1), (1, 1))
+    assert layer.farkas_proof([0, 2], [1, 1], np.array([0.5, 0.5])) is None
+
+
+def test_signs_at_a_point_are_exact() -> None:
+    layer = ExactLayer(np.array([[10.0], [2.0], [-3.0]]), np.array([-1.0, -1.0, 0.3]))
+    assert layer.sign(0, np.array([0.1])) == 1  # the double nearest 0.1 exceeds 1/10
+    assert layer.sign(1, np.array([0.5])) == 0
+    assert layer.sign(2, np.array([0.1])) == -1  # 3·fl(0.1) > fl(0.3)
+    assert not layer.contains([0, 1], [1, 1], np.array([0.5]))
+
+
+class _Countdown(Budget):
+    """A budget that runs out after a fixed number of checks."""
+
+    def __init__(self, checks: int) -> None:
+        super().__init__()
+        self.checks = checks
+
+    def expired(self) -> bool:
+        self.checks -= 1
+        return self.checks < 0
+
+
+@pytest.mark.parametrize("checks", [0, 1, 3, 10, 30])
+def test_out_of_time_certificates_stay_sound(checks: int) -> None:
+    rng = np.random.default_rng(7)
+    net = TwoLayerNetwork.create(
+        rng.standard_normal((10, 3)), rng.standard_normal((2, 10)), b=rng.standard_normal(10)
+    )
+    exact_lower, _ = exact_lipschitz(net)
+    verdict = verify(net, _certificate(net, _Countdown(checks)))
+    assert verdict.verified and verdict.value >= exact_lower
+
+
+def test_applicability() -> None:
+    method = get_method("exact")
+    assert method.kind == "upper" and method.default
+    smooth = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="tanh")
+    assert "piecewise linear" in method.why_not(smooth)
+    wide = TwoLayerNetwork.create(np.ones((ExactRegions.max_neurons + 1, 2)), np.ones((1, 21)))
+    assert "exceed" in method.why_not(wide)
+    with pytest.raises(ValueError, match="piecewise linear"):
+        exact_lipschitz(smooth)
