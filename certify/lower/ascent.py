@@ -1,0 +1,148 @@
+"""Gradient ascent on a smoothed ‖J(x)‖₂², with random restarts.
+
+J(x) = A·diag(σ'(Wx + b))·W.  Where σ' jumps (the kinks of ReLU, leaky ReLU, ELU) it is replaced
+by a blend through the gate g = sigmoid(z_i / (τ·r·‖w_i‖)), τ annealed towards 0 so the surrogate
+tends to σ' (r: the norm of the start).  Normalised-gradient steps of length τ·r maximise
+‖J(x)v‖₂² with v kept at the top right singular vector by one power-iteration step per move; at
+v = v_max its gradient is that of σ_max(J)² (Danskin's theorem).  Only the true ‖J(x)‖₂ of the
+points found is claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from models import TwoLayerNetwork
+
+from ..evidence import PointWitness
+from ..methods import Budget, Kind, register
+from .search import gradient_norms, length_scales, sample, top_direction
+
+__all__ = ["GradientAscent"]
+
+Tensor = torch.Tensor
+#: σ'(z) (smoothed where it jumps) from the pre-activation z, the gate g and the parameter p.
+_SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
+    "relu": lambda z, g, p: g,
+    "leaky_relu": lambda z, g, p: p + (1.0 - p) * g,
+    "elu": lambda z, g, p: g + (1.0 if p is None else p) * torch.exp(z.clamp(max=0.0)) * (1 - g),
+    "tanh": lambda z, g, p: 1.0 - torch.tanh(z) ** 2,
+    "sigmoid": lambda z, g, p: torch.sigmoid(z) * torch.sigmoid(-z),
+    "softplus": lambda z, g, p: torch.sigmoid((1.0 if p is None else p) * z),
+    "gelu": lambda z, g, p: (
+        0.5 * torch.erfc(-z / np.sqrt(2.0)) + z * torch.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
+    ),
+    "square": lambda z, g, p: 2.0 * z,
+    "cube": lambda z, g, p: 3.0 * z * z,
+}
+#: τ falls geometrically from the first to the last over the steps of an ascent.
+_TEMPERATURES = (0.5, 1e-4)
+#: Moves along the top right singular vector tried after an ascent, relative to ‖x‖ + 1.
+_NUDGES = (0.0, 1e-3, -1e-3, 1e-6, -1e-6)
+
+
+@register
+@dataclass
+class GradientAscent:
+    """Best true ‖J(x)‖₂ over annealed ascents from the best of random multi-scale starts.
+
+    Each round ascends the ``restarts`` best of ``samples`` random points (fewer if drawing
+    them takes a quarter of the time left) as one batch for ``steps`` steps; the number of
+    rounds grows with the budget (one per 4 s, 1 to ``max_rounds``) and stops when it ends.
+    """
+
+    name: ClassVar[str] = "ascent"
+    kind: ClassVar[Kind] = "lower"
+    default: ClassVar[bool] = True
+
+    restarts: int = 16
+    steps: int = 200
+    max_rounds: int = 8
+    samples: int = 1000
+
+    def why_not(self, net: TwoLayerNetwork) -> str | None:
+        if net.activation.name not in _SLOPES:
+            return f"no smooth surrogate of the derivative of {net.activation.spec!r}"
+        return None
+
+    def run(self, net: TwoLayerNetwork, budget: Budget) -> PointWitness:
+        points, norms = self.search(net, budget)
+        return PointWitness(value=max(float(norms[0]), 0.0), point=points[0])
+
+    def search(self, net: TwoLayerNetwork, budget: Budget) -> tuple[np.ndarray, np.ndarray]:
+        """The points found, best first, with their true gradient norms."""
+        rng = np.random.default_rng(budget.seed)
+        rounds = int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+        found, found_norms = [], []
+        for _ in range(rounds):
+            share = Budget(seconds=budget.remaining() / 4)
+            points, norms = sample(net, self.samples, rng, share, length_scales(net))
+            starts = points[np.argsort(-norms, kind="stable")[: self.restarts]]
+            points, norms = _nudged(net, _ascend(net, starts, self.steps, budget))
+            found.append(points)
+            found_norms.append(norms)
+            if budget.expired():
+                break
+        norms = np.concatenate(found_norms)
+        order = np.argsort(-norms, kind="stable")
+        return np.concatenate(found)[order], norms[order]
+
+
+def _ascend(net: TwoLayerNetwork, starts: np.ndarray, steps: int, budget: Budget) -> np.ndarray:
+    """Normalised-gradient ascent of ‖J_τ(x)v‖₂² from each start, each step τ times the start's
+    radius; returns every start's best iterate by the true ‖J(x)‖₂ (checked every tenth step
+    and at the last, which comes early if the budget ends)."""
+    W, b, A = (torch.tensor(a, dtype=torch.float64) for a in (net.W, net.b, net.A))
+    row_norms = torch.linalg.vector_norm(W, dim=1)
+    row_norms = torch.where(row_norms > 0, row_norms, 1.0)
+    radius = torch.tensor(np.linalg.norm(starts, axis=1), dtype=torch.float64)
+    radius = radius.clamp(min=1e-3 * float(radius.max().clamp(min=1e-300)))[:, None]
+    slope = _SLOPES[net.activation.name]
+    parameter = net.activation.parameter
+    unit = torch.tensor(starts, dtype=torch.float64) / radius
+    unit.requires_grad_(True)
+    directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
+    best, best_norms = starts.copy(), gradient_norms(net, starts)
+    for step, temperature in enumerate(np.geomspace(*_TEMPERATURES, steps)):
+        z = (radius * unit) @ W.T + b
+        slopes = slope(z, torch.sigmoid(z / (temperature * radius * row_norms)), parameter)
+        image = (slopes * (directions @ W.T)) @ A.T
+        (gradient,) = torch.autograd.grad((image**2).sum(), unit)
+        with torch.no_grad():
+            unit += temperature * _normalised(gradient)
+            directions = _normalised(((image @ A) * slopes) @ W, directions)
+        last = step == steps - 1 or budget.expired()
+        if last or step % 10 == 9:
+            current = (radius * unit).detach().numpy()
+            norms = gradient_norms(net, current)
+            better = norms > best_norms
+            best[better], best_norms[better] = current[better], norms[better]
+        if last:
+            break
+    return best
+
+
+def _normalised(rows: Tensor, fallback: Tensor | None = None) -> Tensor:
+    """Each row scaled to unit length; rows that vanish or are not finite become the fallback
+    row (zero when there is none)."""
+    norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
+    usable = torch.isfinite(norms) & (norms > 0)
+    unit = rows / torch.where(usable, norms, 1.0)
+    return torch.where(usable, unit, torch.zeros_like(rows) if fallback is None else fallback)
+
+
+def _nudged(net: TwoLayerNetwork, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each point moved by a few small steps along its top right singular vector, which leaves
+    a kink the ascent converged onto; the best of the moves and its true ‖J‖₂ are kept."""
+    scale = np.linalg.norm(points, axis=1, keepdims=True) + 1.0
+    directions = np.array([top_direction(net.jacobian(x)) for x in points]) * scale
+    moves = np.stack([points + t * directions for t in _NUDGES])
+    norms = gradient_norms(net, moves.reshape(-1, net.d)).reshape(len(_NUDGES), len(points))
+    best = np.argmax(norms, axis=0)
+    columns = np.arange(len(points))
+    return moves[best, columns], norms[best, columns]

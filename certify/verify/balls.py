@@ -1,0 +1,49 @@
+"""Rigorous helpers on python-flint ``arb`` balls (Johansson, "Arb: efficient arbitrary-precision
+midpoint-radius interval arithmetic", IEEE Trans. Computers 66, 2017).
+
+A float64 is a dyadic rational with a 53-bit mantissa, so it converts to an exact ball at any
+precision ≥ 53 bits; every later operation returns a ball that encloses the exact result.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from flint import arb, arb_mat
+
+__all__ = ["PRECISION", "arb_matrix", "lower_float", "norm_lower", "norm_upper"]
+
+#: Working precision (bits) of the witness checks: balls stay ~2⁻¹²⁸ wide relative to the data.
+PRECISION = 128
+
+
+def arb_matrix(X: np.ndarray) -> arb_mat:
+    """The float matrix X (or a vector, as one column) as an exact ball matrix."""
+    X = np.asarray(X, dtype=np.float64)
+    rows, cols = (X.shape[0], 1) if X.ndim == 1 else X.shape
+    return arb_mat(rows, cols, X.ravel().tolist())
+
+
+def norm_lower(entries: Iterable[arb]) -> arb:
+    """A ball whose lower end is ≤ ‖u‖₂ for every vector u in the box ``entries``."""
+    return sum((e.abs_lower() ** 2 for e in entries), arb(0)).sqrt()
+
+
+def norm_upper(entries: Iterable[arb]) -> arb:
+    """A ball whose upper end is ≥ ‖u‖₂ for every vector u in the box ``entries``."""
+    return sum((e.abs_upper() ** 2 for e in entries), arb(0)).sqrt()
+
+
+def lower_float(value: arb) -> float:
+    """A float ≤ every point of the ball (−inf when the ball is unbounded below or NaN)."""
+    end = value.lower()
+    if not end.is_finite():
+        return -math.inf
+    result = float(end)
+    if result == math.inf:
+        return float(np.finfo(np.float64).max)
+    while result > -math.inf and arb(result) > end:
+        result = math.nextafter(result, -math.inf)
+    return result
