@@ -1,0 +1,199 @@
+"""``certify law``: sweep interpolating networks, report the scaling of their Lipschitz constants.
+
+    certify law run [--db FILE] [--preset NAME] [--scale S] [--grid FILE.toml] [--n ...] ...
+    certify law report [--db FILE] [--out DIR] [--json]
+
+Exit codes: 0 done, 2 bad input (one line on stderr), 130 interrupted (finished rows kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..cli import EXIT_BAD_INPUT
+from ..methods import UnknownMethodError, get_method
+from .executor import sweep
+from .grid import DISTRIBUTIONS, K_RULES, PRESETS, Grid, GridError, load_grid
+from .run import DEFAULT_UPPER_METHODS, Settings
+from .store import Store
+
+__all__ = ["main"]
+
+DEFAULT_DB = "law.sqlite"
+EXIT_INTERRUPTED = 130
+
+
+def _neurons(text: str) -> int | str:
+    return text if text in K_RULES else int(text)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="certify law",
+        description=(
+            "The law of robustness (Bubeck, Li, Nagaraj 2021): train interpolating two-layer "
+            "networks on generic data, certify [lower, upper] for each Lipschitz constant on "
+            "the sphere, and fit its scaling in sqrt(n/k)."
+        ),
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run a sweep (finished tasks are skipped)")
+    run.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
+    run.add_argument("--preset", choices=sorted(PRESETS), help="a grid of the paper's figures")
+    run.add_argument("--scale", type=float, default=1.0, help="multiply n, d and k (default 1)")
+    run.add_argument("--grid", metavar="FILE.toml", help="a grid file (fields of the Grid)")
+    run.add_argument("--n", type=int, nargs="+", help="numbers of data points")
+    run.add_argument("--d", type=int, nargs="+", help="input dimensions")
+    run.add_argument(
+        "--k", type=_neurons, nargs="+",
+        help=f"numbers of neurons, or rules of n and d: {', '.join(K_RULES)}",
+    )
+    run.add_argument("--seeds", type=int, nargs="+", help="data and training seeds")
+    run.add_argument("--activation", help="activation (default relu)")
+    run.add_argument("--distribution", choices=DISTRIBUTIONS, help="data (default sphere)")
+    run.add_argument("--epsilon", type=float, help="largest mean square loss of a fit")
+    run.add_argument("--batch-norm", action="store_true", default=None, help="train with BN")
+    run.add_argument("--bias-free", action="store_true", default=None, help="b = 0 and c = 0")
+    run.add_argument("--learning-rate", type=float, help="Adam's learning rate (default 0.01)")
+    run.add_argument("--max-epochs", type=int, help="full-batch epochs at most (default 5000)")
+    run.add_argument(
+        "--upper-method", action="append", metavar="NAME",
+        help=f"upper-bound method (repeatable; default {', '.join(DEFAULT_UPPER_METHODS)})",
+    )
+    run.add_argument(
+        "--time-limit", type=float, default=Settings.time_limit, metavar="SECONDS",
+        help=f"allowance per method and for the sphere search (default {Settings.time_limit})",
+    )
+    run.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1,
+        help="local worker processes (default: one per core; 1 runs in this process)",
+    )
+    run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://h:8786")
+    run.add_argument("--device", default="cpu", help="torch device for training (cpu, cuda)")
+    run.add_argument(
+        "--retry-errors", action="store_true", help="run again the tasks that crashed"
+    )
+    report = commands.add_parser("report", help="fit the scaling and write the report")
+    report.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
+    report.add_argument("--out", metavar="DIR", help="write report.md and figures there")
+    report.add_argument("--json", action="store_true", help="print the summary as JSON")
+    report.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
+    report.add_argument(
+        "--gap", type=float, default=2.0, help="upper/lower ratio flagged too wide (default 2)"
+    )
+    report.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    return parser
+
+
+_OVERRIDES = ("n", "d", "k", "seeds", "activation", "distribution", "epsilon", "batch_norm",
+              "bias_free", "learning_rate", "max_epochs")
+
+
+def _grid(args: argparse.Namespace) -> Grid:
+    """The preset or grid file, scaled, then overridden by the options given."""
+    if args.preset and args.grid:
+        raise GridError("give --preset or --grid, not both")
+    overrides = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name)
+                 is not None}
+    if args.preset:
+        base = PRESETS[args.preset]
+    elif args.grid:
+        base = load_grid(args.grid)
+    else:
+        missing = [f"--{axis}" for axis in ("n", "d", "k") if axis not in overrides]
+        if missing:
+            raise GridError(f"give --preset, --grid, or all of --n --d --k (missing {missing})")
+        return Grid(**overrides).scaled(args.scale)
+    return replace(base.scaled(args.scale), **overrides)
+
+
+class UsageError(ValueError):
+    """An option value that cannot work (reported on one line, exit code 2)."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    methods = tuple(args.upper_method or DEFAULT_UPPER_METHODS)
+    for name in methods:
+        if get_method(name).kind != "upper":
+            raise UsageError(f"{name!r} is not an upper-bound method")
+    if not args.time_limit > 0 or args.workers < 1:
+        raise UsageError("--time-limit must be positive and --workers at least 1")
+    try:
+        device = torch.device(args.device)
+    except RuntimeError as error:
+        raise UsageError(f"bad --device: {error}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: no CUDA device is available")
+    return Settings(upper_methods=methods, time_limit=args.time_limit, device=args.device)
+
+
+def _run(args: argparse.Namespace) -> int:
+    tasks = _grid(args).tasks()
+    settings = _settings(args)
+    with Store(args.db) as store:
+        if args.retry_errors:
+            store.forget_errors()
+        pending = store.pending(tasks)
+        bar = tqdm(total=len(pending), unit="net", file=sys.stderr, dynamic_ncols=True)
+        fitted = 0
+
+        def progress(row: dict[str, object]) -> None:
+            nonlocal fitted
+            fitted += row.get("interpolated") == 1
+            bar.set_postfix_str(f"interpolating {fitted}", refresh=False)
+            bar.update()
+
+        try:
+            written = sweep(pending, store, settings, args.workers, args.scheduler, progress)
+        finally:
+            bar.close()
+    print(
+        f"{written} new rows ({fitted} interpolating) in {args.db}; "
+        f"{len(tasks) - len(pending)} of {len(tasks)} tasks were already done"
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from .analysis import analyse
+    from .report import write_report
+
+    if not Path(args.db).is_file():
+        raise UsageError(f"no results database at {args.db}")
+    if args.resamples < 1:
+        raise UsageError("--resamples must be at least 1")
+    with Store(args.db) as store:
+        rows = store.rows()
+    analysis = analyse(rows, resamples=args.resamples, gap=args.gap, seed=args.seed)
+    if args.out:
+        path = write_report(analysis, rows, Path(args.out))
+        if not args.json:
+            print(f"report written to {path}")
+    if args.json:
+        print(json.dumps(analysis.summary(), indent=2))
+    elif not args.out:
+        print(analysis.verdict_text())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``certify law``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _run(args) if args.command == "run" else _report(args)
+    except (GridError, UsageError, UnknownMethodError, OSError, sqlite3.Error) as error:
+        print(f"certify law: error: {str(error).splitlines()[0]}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("certify law: interrupted; every finished row is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED

@@ -1,0 +1,110 @@
+"""Figures 2 and 3 of Bubeck, Li, Nagaraj (COLT 2021), redrawn with certified intervals.
+
+Each interpolating network is a vertical bar from its verified lower bound on Lip_S(f) to its
+verified upper bound, and a dot at the paper's proxy (max gradient norm at 1,000 random points).
+Figure 2 plots against √(n/k) with the fitted power laws; Figure 3 against √d for the series
+k = n and k = ⌈10n/d⌉ at the largest n.  Matplotlib is imported only here, and lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import ENDS, Analysis, Row
+from .grid import K_RULES
+
+__all__ = ["draw_figures"]
+
+_COLOURS = {"lower": "tab:blue", "upper": "tab:red", "proxy": "tab:green"}
+_FORMATS = ("png", "svg")
+_YLABEL = "Lipschitz constant on the sphere"
+
+
+def _intervals(
+    axes: object, x: np.ndarray, rows: Sequence[Row], colour: str, label: str, first: bool
+) -> None:
+    """Bars from lower to upper with caps, and the proxies as open dots (labelled once)."""
+    lower = np.array([r["lip_lower"] or np.nan for r in rows], dtype=float)
+    upper = np.array([r["lip_upper"] or np.nan for r in rows], dtype=float)
+    proxy = np.array([r["proxy"] or np.nan for r in rows], dtype=float)
+    axes.vlines(x, lower, upper, colors=colour, alpha=0.7, linewidth=1.5)
+    axes.scatter(np.concatenate([x, x]), np.concatenate([lower, upper]), marker="_", s=60,
+                 color=colour, label=f"certified [lower, upper]{label}")
+    axes.scatter(x, proxy, s=12, facecolors="none", edgecolors="black", zorder=3,
+                 label="proxy" if first else None)
+
+
+def _save(figure: object, out: Path, stem: str) -> list[Path]:
+    paths = []
+    for suffix in _FORMATS:
+        path = out / f"{stem}.{suffix}"
+        figure.savefig(path, dpi=150, bbox_inches="tight")
+        paths.append(path)
+    return paths
+
+
+def _figure2(plt: object, analysis: Analysis, out: Path) -> list[Path]:
+    rows = analysis.interpolating
+    x = np.array([r["sqrt_n_over_k"] for r in rows], dtype=float)
+    figure, axes = plt.subplots(figsize=(7, 5))
+    _intervals(axes, x, rows, "tab:gray", "", first=True)
+    grid = np.geomspace(x.min(), x.max(), 50)
+    for end in ENDS:
+        fit = analysis.fits[end]
+        if fit.exponent is not None:
+            axes.plot(grid, fit.constant * grid ** (2 * fit.exponent), color=_COLOURS[end],
+                      label=f"fit to {end}: {fit.constant:.3g}·(n/k)^{fit.exponent:.2f}")
+    if analysis.c_lower:
+        axes.plot(grid, analysis.c_lower * grid, "k--",
+                  label=f"certified law line {analysis.c_lower:.3g}·√(n/k)")
+    axes.set(xscale="log", yscale="log", xlabel="√(n/k)", ylabel=_YLABEL,
+             title="Figure 2: interpolating nets, certified intervals")
+    axes.legend(fontsize=7)
+    paths = _save(figure, out, "figure2")
+    plt.close(figure)
+    return paths
+
+
+def _series(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """The rows of Figure 3 at the largest n: k = n and k = ⌈10n/d⌉."""
+    top = max(r["n"] for r in rows)
+    return {
+        f"k = {rule}": [
+            r for r in rows if r["n"] == top and r["k"] == K_RULES[rule](r["n"], r["d"])
+        ]
+        for rule in K_RULES
+    }
+
+
+def _figure3(plt: object, analysis: Analysis, out: Path) -> list[Path]:
+    series = {name: rows for name, rows in _series(analysis.interpolating).items()
+              if len({r["d"] for r in rows}) >= 2}
+    if not series:
+        return []
+    figure, axes = plt.subplots(figsize=(7, 5))
+    colours = ("tab:blue", "tab:orange")
+    for index, (name, rows) in enumerate(series.items()):
+        x = np.sqrt([r["d"] for r in rows])
+        _intervals(axes, x, rows, colours[index], f", {name}", first=index == 0)
+    axes.set(xscale="log", yscale="log", xlabel="√d", ylabel=_YLABEL,
+             title=f"Figure 3: n = {max(r['n'] for r in analysis.interpolating)}")
+    axes.legend(fontsize=7)
+    paths = _save(figure, out, "figure3")
+    plt.close(figure)
+    return paths
+
+
+def draw_figures(analysis: Analysis, out: Path) -> list[Path]:
+    """Write figure2 (and figure3 when the data has its series) as PNG and SVG into ``out``."""
+    if not analysis.interpolating:
+        return []
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    return _figure2(plt, analysis, out) + _figure3(plt, analysis, out)

@@ -1,0 +1,160 @@
+"""The Markdown report of a sweep: verdicts first, then the fits, tables and figures behind them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+from .analysis import ENDS, TIGHT, Analysis, Fit, Row, spread
+from .figures import draw_figures
+
+__all__ = ["verdicts", "write_report"]
+
+#: Rows listed at most in each table of networks.
+_LISTED = 25
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _exponent_verdict(end: str, fit: Fit) -> str:
+    if fit.exponent is None:
+        return f"- {end} ends: too few nets or a single n/k, no fit."
+    low, high = fit.exponent_ci
+    if low <= 0.5 <= high:
+        meaning = "consistent with the law's √(n/k)"
+    elif high < 0:
+        meaning = "decreasing as n/k grows, against the law"
+    elif high < 0.5:
+        meaning = "growing more slowly than √(n/k)"
+    else:
+        meaning = "growing faster than √(n/k)"
+    return (f"- {end} ends grow as (n/k)^γ with γ = {fit.exponent:.3f} "
+            f"[95 % CI {low:.3f}, {high:.3f}] over {fit.nets} nets: {meaning}.")
+
+
+def verdicts(analysis: Analysis) -> list[str]:
+    """Short, actionable statements, each backed by a section of the report."""
+    if not analysis.interpolating:
+        return ["- No interpolating network yet: nothing to fit (raise --max-epochs or k)."]
+    nets = len(analysis.interpolating)
+    lines = [
+        f"- Certified law: every one of the {nets} interpolating nets has "
+        f"Lip_S ≥ c·√(n/k) with c = c_lower = {_number(analysis.c_lower)} (proven); no "
+        f"c > c_ceiling = {_number(analysis.c_ceiling)} holds for all of them (proven upper ends).",
+    ]
+    counts = analysis.line_counts
+    lines.append(
+        f"- Against the line c·√(n/k) with c = {_number(analysis.c_half)} fitted to the lower "
+        f"ends at exponent ½: {counts['above']} intervals lie wholly above, "
+        f"{counts['straddles']} straddle it, {counts['below']} lie wholly below "
+        "(certifiably more robust than the fitted law)."
+    )
+    lines += [_exponent_verdict(end, analysis.fits[end]) for end in ENDS]
+    tight = [b["range"] for b in analysis.buckets if b["tight"]]
+    loose = [b["range"] for b in analysis.buckets if b["tight"] is False]
+    lines.append(
+        f"- Tight (median upper end within ×{TIGHT:g} of c_lower·√(n/k)): "
+        f"{', '.join(tight) or 'nowhere'}; not tight: {', '.join(loose) or 'nowhere'}."
+    )
+    theorem = analysis.theorem5
+    if theorem["nets"]:
+        lines.append(
+            f"- Theorem 5 (L·‖a‖·‖W‖ ≥ √(n/k)) is proven on {theorem['holds']:.1%} of the "
+            f"{theorem['nets']} bias-free interpolating nets, refuted on {theorem['refuted']}; "
+            f"smallest ratio L·‖a‖·‖W‖/√(n/k) = {theorem['min_ratio']:.4g}."
+        )
+    else:
+        lines.append("- Theorem 5: no bias-free interpolating nets (sweep with --bias-free).")
+    lines.append(
+        f"- {len(analysis.wide)} nets have upper/lower > {analysis.gap:g}: there the certified "
+        "interval is too wide to place the net on either side of the law (listed below; a "
+        "longer --time-limit or another --upper-method may narrow them)."
+    )
+    return lines
+
+
+def _fit_table(analysis: Analysis) -> list[str]:
+    lines = ["| ends | nets | exponent γ of n/k | 95 % CI | constant c | 95 % CI |",
+             "|---|---|---|---|---|---|"]
+    for end in ENDS:
+        fit = analysis.fits[end]
+        eci = fit.exponent_ci or (None, None)
+        cci = fit.constant_ci or (None, None)
+        lines.append(
+            f"| {end} | {fit.nets} | {_number(fit.exponent)} | [{_number(eci[0])}, "
+            f"{_number(eci[1])}] | {_number(fit.constant)} | [{_number(cci[0])}, "
+            f"{_number(cci[1])}] |"
+        )
+    return lines
+
+
+def _bucket_table(analysis: Analysis) -> list[str]:
+    lines = ["| k/n | nets | median lower/√(n/k) | median upper/√(n/k) | median proxy/√(n/k) "
+             "| tight |", "|---|---|---|---|---|---|"]
+    for b in analysis.buckets:
+        lines.append(
+            f"| {b['range']} | {b['nets']} | {_number(b['median_lower_over_root'])} | "
+            f"{_number(b['median_upper_over_root'])} | {_number(b['median_proxy_over_root'])} "
+            f"| {b['tight']} |"
+        )
+    return lines
+
+
+def _net_table(rows: Sequence[Row]) -> list[str]:
+    lines = ["| n | d | k | seed | lower | upper | upper/lower | proxy | upper method |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows[:_LISTED]:
+        lines.append(
+            f"| {r['n']} | {r['d']} | {r['k']} | {r['seed']} | {_number(r['lip_lower'])} | "
+            f"{_number(r['lip_upper'])} | {_number(spread(r))} | {_number(r['proxy'])} | "
+            f"{r['upper_method']} |"
+        )
+    if len(rows) > _LISTED:
+        lines.append(f"\n({len(rows) - _LISTED} more not listed.)")
+    return lines
+
+
+def _failures(rows: Sequence[Row]) -> list[str]:
+    """Cells (n, d, k) that did not interpolate or crashed, with their counts."""
+    missed = Counter((r["n"], r["d"], r["k"]) for r in rows
+                     if r.get("error") is None and r.get("interpolated") != 1)
+    crashed = [r for r in rows if r.get("error") is not None]
+    lines = [f"{sum(missed.values())} runs did not interpolate (kept in the database, left out "
+             f"of every fit); cells (n, d, k) × runs: "
+             + (", ".join(f"{cell} × {count}" for cell, count in sorted(missed.items()))
+                or "none") + "."]
+    if crashed:
+        lines.append(f"\n{len(crashed)} runs crashed; the first error: `{crashed[0]['error']}`.")
+    return lines
+
+
+def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
+    """Write ``report.md`` and the figures into ``out``; returns the report's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    figures = draw_figures(analysis, out)
+    sections = [
+        "# Law of robustness: certified report",
+        "",
+        f"{analysis.runs} runs, {len(analysis.interpolating)} interpolating, "
+        f"{analysis.errors} crashed.  For each interpolating net, `lower` is a verified lower "
+        "bound on Lip_S(f), the Lipschitz constant of f on the sphere S^{d−1} (a tangential "
+        "derivative at a point exactly on the sphere, checked in ball arithmetic); `upper` a "
+        "verified upper bound on the global Lip(f) ≥ Lip_S(f); `proxy` the paper's unverified "
+        "estimate (max gradient norm at 1,000 random points N(0, I/d)).",
+        "", "## Verdicts", "", *verdicts(analysis),
+        "", "## Power-law fits: Lip ≈ c·(n/k)^γ (the law predicts γ = 1/2)", "",
+        *_fit_table(analysis),
+        "", "## Where the law is tight", "", *_bucket_table(analysis),
+        "", f"## Intervals too wide to decide (upper/lower > {analysis.gap:g})", "",
+        *(_net_table(analysis.wide) if analysis.wide else ["None."]),
+        "", "## Runs left out", "", *_failures(rows),
+    ]
+    if figures:
+        sections += ["", "## Figures", ""]
+        sections += [f"![{p.stem}]({p.name})" for p in figures if p.suffix == ".png"]
+    path = out / "report.md"
+    path.write_text("\n".join(sections) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,134 @@
+"""One task of a sweep: generic data, training to interpolation, certification → one row.
+
+Row fields (besides the task's): ``interpolated`` (1 when every label is fitted with mean square
+loss ≤ ε, on the float64 network that is certified), ``epochs``, ``train_loss``, ``seconds``
+(the whole task), ``sqrt_n_over_k``; ``lip_lower``: a verified lower bound on Lip_S(f), the
+Lipschitz constant on the sphere S^{d−1} (`certify.law.sphere`); ``lip_upper``: the smallest
+verified upper bound on the global Lip(f) ≥ Lip_S(f) among the upper methods; ``proxy``: the
+paper's estimate, max ‖∇f‖ at 1,000 points N(0, I/d) (the ``sampling`` method's claim, not a
+bound on Lip_S); ``theorem5``: L·‖A‖₂·‖W‖₂ in float64 with proven ``theorem5_lower`` and
+``theorem5_upper``; ``settings``: the certification settings as JSON; ``error``: the exception
+text when the task crashed (its other results are then empty).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import traceback
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from models import TwoLayerNetwork
+from models.data import generic_data
+from models.train import train_two_layer
+
+from ..api import certify
+from ..evidence import PointWitness
+from ..methods import Budget
+from ..report import Report
+from .grid import Task
+from .sphere import sphere_lower_bound
+from .theorem5 import spectral_product
+
+__all__ = ["DEFAULT_UPPER_METHODS", "Settings", "crashed_row", "error_text", "run_task"]
+
+#: Upper-bound methods of a sweep: the spectral product always, LipSDP-Neuron where it can.
+DEFAULT_UPPER_METHODS = ("spectral", "lipsdp-neuron")
+#: Lower-bound searches whose witness points seed the search on the sphere; ``sampling`` is
+#: also the paper's proxy.
+_SEED_METHODS = ("sampling", "ascent")
+SPHERE_METHOD = "sphere"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How each network is certified: upper methods, seconds per method, torch device."""
+
+    upper_methods: tuple[str, ...] = DEFAULT_UPPER_METHODS
+    time_limit: float = 3.0
+    device: str = "cpu"
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "device"})
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _claim(report: Report, name: str) -> float | None:
+    result = next((r for r in report.methods if r.name == name), None)
+    return None if result is None or result.claimed is None else _finite(result.claimed)
+
+
+def _seed_points(report: Report) -> np.ndarray | None:
+    points = [
+        r.evidence.point for r in report.methods
+        if r.name in _SEED_METHODS and isinstance(r.evidence, PointWitness)
+    ]
+    return np.array(points) if points else None
+
+
+def _measure(net: TwoLayerNetwork, seed: int, settings: Settings) -> dict[str, object]:
+    """Certified interval on the sphere, the paper's proxy and the spectral product."""
+    methods = (*settings.upper_methods, *_SEED_METHODS)
+    report = certify(net, methods=methods, time_limit=settings.time_limit, seed=seed)
+    lower, witness = sphere_lower_bound(
+        net, Budget(settings.time_limit, seed), starts=_seed_points(report)
+    )
+    product = spectral_product(net)
+    return {
+        "lip_lower": lower,
+        "lower_method": None if witness is None else SPHERE_METHOD,
+        "lip_upper": _finite(report.upper),
+        "upper_method": report.upper_method,
+        "proxy": _claim(report, "sampling"),
+        "theorem5": product.value,
+        "theorem5_lower": product.lower,
+        "theorem5_upper": product.upper,
+    }
+
+
+def _task_row(task: Task, settings: Settings) -> dict[str, object]:
+    return {
+        **task.as_dict(),
+        "sqrt_n_over_k": math.sqrt(task.n / task.k),
+        "settings": settings.to_json(),
+    }
+
+
+def run_task(task: Task, settings: Settings | None = None) -> dict[str, object]:
+    """Train and certify the network of ``task``; every outcome, a crash included, is a row."""
+    start = time.perf_counter()
+    settings = Settings() if settings is None else settings
+    row = _task_row(task, settings)
+    try:
+        X, y = generic_data(task.n, task.d, task.distribution, task.seed)
+        result = train_two_layer(
+            X, y, task.k, activation=task.activation, epsilon=task.epsilon,
+            max_epochs=task.max_epochs, learning_rate=task.learning_rate, seed=task.seed,
+            batch_norm=task.batch_norm, bias_free=task.bias_free, device=settings.device,
+        )
+        row |= {
+            "interpolated": int(result.interpolated),
+            "epochs": result.epochs,
+            "train_loss": result.loss,
+        }
+        row |= _measure(result.network, task.seed, settings)
+    except Exception as error:  # a crash is a result too: it is recorded, never dropped
+        row["error"] = error_text(error)
+    row["seconds"] = time.perf_counter() - start
+    return row
+
+
+def error_text(error: BaseException) -> str:
+    """The one-paragraph description of a crash stored in a row's ``error``."""
+    return "".join(traceback.format_exception_only(type(error), error)).strip()
+
+
+def crashed_row(task: Task, settings: Settings, error: BaseException) -> dict[str, object]:
+    """The row of a task whose run never returned (its worker failed)."""
+    return {**_task_row(task, settings), "error": error_text(error)}

@@ -1,0 +1,226 @@
+"""The law-of-robustness lab: grids, the results database, the sphere witnesses, Theorem 5, one
+sweep end to end (killed and resumed), the Dask path, and the report."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from certify.law.analysis import analyse, fit_power_law
+from certify.law.cli import main
+from certify.law.executor import sweep
+from certify.law.grid import PRESETS, Grid, GridError, Task, load_grid
+from certify.law.run import Settings, run_task
+from certify.law.sphere import SphereWitness, sphere_lower_bound
+from certify.law.store import Store
+from certify.law.theorem5 import spectral_product
+from certify.methods import Budget
+from certify.verify import verify
+from models import TwoLayerNetwork
+from models.data import generic_data
+from models.train import train_two_layer
+
+#: A sweep small enough for a test: 2 × 2 × 2 cells, each trains and certifies in about a second.
+SWEEP = ["--n", "20", "40", "--d", "6", "--k", "8", "20", "--seeds", "0", "1",
+         "--max-epochs", "1500", "--time-limit", "1", "--workers", "1"]
+RESULT_FIELDS = ("interpolated", "epochs", "train_loss", "lip_lower", "lip_upper", "proxy",
+                 "theorem5", "theorem5_lower", "theorem5_upper", "upper_method", "error")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    """Tiny nets: torch's OpenMP threads only slow them down on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+# --- grids -------------------------------------------------------------------------------------
+
+def test_presets_follow_the_paper_and_scale_down() -> None:
+    fig2 = PRESETS["bln-fig2"].tasks()
+    assert {t.n for t in fig2} == {100, 200, 500, 1000, 2000}
+    assert all(t.d <= t.n and t.k <= t.n and t.epsilon == 0.02 for t in fig2)
+    fig3 = PRESETS["bln-fig3"].scaled(0.01).tasks()
+    assert {t.n for t in fig3} == {100}
+    assert {(t.d, t.k) for t in fig3 if t.d == 5} == {(5, 100), (5, 200)}
+    assert all(t.k in (t.n, math.ceil(10 * t.n / t.d)) and t.epsilon == 0.1 for t in fig3)
+
+
+def test_grid_files_and_bad_grids(tmp_path: Path) -> None:
+    path = tmp_path / "grid.toml"
+    path.write_text('n = [30]\nd = [5, 10]\nk = [3, "n"]\nseeds = [0, 1]\nbias_free = true\n')
+    tasks = load_grid(path).tasks()
+    assert len(tasks) == 8 and all(t.bias_free for t in tasks)
+    assert {t.k for t in tasks} == {3, 30}
+    path.write_text("n = [30]\nd = [5]\nk = [3]\nwidth = 2\n")
+    with pytest.raises(GridError, match="unknown grid keys width"):
+        load_grid(path)
+    with pytest.raises(GridError, match="k rule"):
+        Grid(n=(10,), d=(5,), k=("2n",))
+    with pytest.raises(GridError, match="batch"):
+        Grid(n=(10,), d=(5,), k=(3,), batch_norm=True, bias_free=True)
+
+
+# --- the database ------------------------------------------------------------------------------
+
+def test_store_keys_rows_by_task_and_forgets_only_errors(tmp_path: Path) -> None:
+    tasks = Grid(n=(10,), d=(3,), k=(2, 4), seeds=(0,)).tasks()
+    with Store(tmp_path / "r.sqlite") as store:
+        store.add({**tasks[0].as_dict(), "interpolated": 1})
+        store.add({**tasks[1].as_dict(), "error": "RuntimeError: boom"})
+        assert store.pending([*tasks, *tasks]) == []
+        with pytest.raises(sqlite3.IntegrityError):
+            store.add({**tasks[0].as_dict(), "interpolated": 0})
+        assert store.forget_errors() == 1
+        assert store.pending(tasks) == [tasks[1]]
+    with Store(tmp_path / "r.sqlite") as store:
+        assert store.finished() == {tasks[0]}
+
+
+# --- certified pieces --------------------------------------------------------------------------
+
+def _linear_net(w: np.ndarray) -> TwoLayerNetwork:
+    """f(x) = relu(w·x) − relu(−w·x) = w·x, whose Lipschitz constant on the sphere is ‖w‖."""
+    return TwoLayerNetwork.create(np.stack([w, -w]), [1.0, -1.0])
+
+
+def test_sphere_bound_is_sound_and_close_on_a_linear_function() -> None:
+    w = np.array([3.0, -1.0, 2.0, 0.5])
+    lower, witness = sphere_lower_bound(_linear_net(w), Budget(5.0, seed=1))
+    assert witness is not None
+    assert 0.99 * np.linalg.norm(w) <= lower <= np.linalg.norm(w)
+
+
+def test_sphere_checker_proves_only_what_holds() -> None:
+    w = np.array([1.0, 2.0, 2.0])
+    net = _linear_net(w)
+    x = np.array([2.0, 1.0, 0.0])
+    radial = verify(net, SphereWitness(value=3.0, point=x, direction=x))
+    assert radial.verified and radial.value <= 1e-9
+    tangent = verify(net, SphereWitness(value=99.0, point=x, direction=w))
+    assert tangent.verified and tangent.value <= 3.0
+    assert tangent.value == pytest.approx(np.linalg.norm(w - (w @ x) * x / 5), rel=1e-12)
+    on_kink = verify(net, SphereWitness(value=1.0, point=np.array([0.0, 1.0, -1.0]), direction=w))
+    assert not on_kink.verified and "kink" in on_kink.note
+
+
+def test_spectral_product_is_enclosed() -> None:
+    rng = np.random.default_rng(0)
+    net = TwoLayerNetwork.create(rng.standard_normal((9, 5)), rng.standard_normal(9))
+    product = spectral_product(net)
+    exact = np.linalg.norm(net.A, 2) * np.linalg.norm(net.W, 2)
+    assert product.lower <= exact <= product.upper
+    assert product.upper - product.lower <= 1e-10 * exact
+
+
+@pytest.mark.parametrize(("n", "d", "k", "seed"), [(40, 10, 8, 0), (60, 15, 20, 1)])
+def test_theorem5_holds_on_bias_free_interpolating_nets(n: int, d: int, k: int, seed: int) -> None:
+    X, y = generic_data(n, d, "sphere", seed)
+    result = train_two_layer(X, y, k, bias_free=True, seed=seed, max_epochs=3000)
+    assert result.interpolated
+    assert spectral_product(result.network).lower >= math.sqrt(n / k)
+
+
+def test_a_task_row_brackets_the_constant_and_a_crash_is_a_row() -> None:
+    row = run_task(Task(n=20, d=6, k=12, seed=0, max_epochs=1500), Settings(time_limit=2.0))
+    assert row.get("error") is None
+    assert row["interpolated"] == 1
+    assert 0 < row["lip_lower"] <= row["lip_upper"] <= row["theorem5_upper"]
+    assert row["proxy"] <= row["lip_upper"]
+    assert row["theorem5_lower"] <= row["theorem5_upper"]
+    assert row["theorem5"] == pytest.approx(row["theorem5_upper"], rel=1e-9)
+    crashed = run_task(Task(n=20, d=6, k=12, seed=0, activation="bogus"))
+    assert "bogus" in crashed["error"] and crashed["n"] == 20
+
+
+def test_power_law_fit_recovers_exponent_with_a_covering_interval() -> None:
+    rng = np.random.default_rng(0)
+    x = np.geomspace(1, 100, 60)
+    y = 2.0 * x**0.5 * np.exp(0.05 * rng.standard_normal(60))
+    fit = fit_power_law(x, y, resamples=1000, seed=0)
+    assert fit.exponent_ci[0] <= 0.5 <= fit.exponent_ci[1]
+    assert fit.constant_ci[0] <= 2.0 <= fit.constant_ci[1]
+    assert fit.exponent_ci[1] - fit.exponent_ci[0] < 0.05
+
+
+# --- the sweep end to end ----------------------------------------------------------------------
+
+def _rows(db: Path) -> list[dict[str, object]]:
+    with Store(db) as store:
+        return store.rows()
+
+
+def test_sweep_killed_then_resumed_loses_and_repeats_nothing(tmp_path: Path, capsys) -> None:
+    db = tmp_path / "law.sqlite"
+    command = [sys.executable, "-m", "certify", "law", "run", "--db", str(db), *SWEEP]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not db.exists() or not _rows(db)):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    before = _rows(db)
+    assert 1 <= len(before) < 8
+    assert main(["run", "--db", str(db), *SWEEP]) == 0
+    after = _rows(db)
+    keys = [tuple(r[f] for f in Task.__dataclass_fields__) for r in after]
+    assert len(after) == 8 == len(set(keys))
+    assert after[: len(before)] == before  # finished tasks were not recomputed
+    assert main(["run", "--db", str(db), *SWEEP]) == 0
+    assert _rows(db) == after
+    capsys.readouterr()
+    out = tmp_path / "report"
+    assert main(["report", "--db", str(db), "--json", "--out", str(out), "--resamples",
+                 "1000"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["runs"] == 8 and summary["interpolated"] >= 6
+    for end in ("lower", "upper", "proxy"):
+        assert set(summary[f"exponent_{end}"]) == {"value", "ci_low", "ci_high"}
+    assert 0 < summary["c_lower"] <= summary["c_ceiling"]
+    assert summary["theorem5_holds"] is None and summary["theorem5_min_ratio"] is None
+    assert {p.name for p in out.iterdir()} >= {"report.md", "figure2.png", "figure2.svg"}
+    assert "## Verdicts" in (out / "report.md").read_text()
+
+
+def test_worker_processes_and_dask_give_the_rows_of_the_in_process_path(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("distributed")
+    tasks = Grid(n=(20,), d=(6,), k=(10,), seeds=(0, 1), bias_free=True,
+                 max_epochs=1500).tasks()
+    settings = Settings(time_limit=5.0)
+
+    def rows(name: str, **where: object) -> dict[tuple, tuple]:
+        with Store(tmp_path / f"{name}.sqlite") as store:
+            assert sweep(tasks, store, settings, **where) == len(tasks)
+            return {(r["n"], r["k"], r["seed"]): tuple(r[f] for f in RESULT_FIELDS)
+                    for r in store.rows()}
+
+    here = rows("here")
+    assert rows("processes", workers=2) == here
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster:
+        assert rows("dask", scheduler=cluster.scheduler_address) == here
+    with Store(tmp_path / "here.sqlite") as store:
+        summary = analyse(store.rows()).summary()
+    assert summary["theorem5_holds"] == 1.0 and summary["theorem5_min_ratio"] >= 1.0
+
+
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
+    assert main(["run", "--db", str(tmp_path / "x.sqlite"), "--n", "10"]) == 2
+    assert main(["run", "--preset", "bln-fig2", "--upper-method", "sampling"]) == 2
+    assert main(["report", "--db", str(tmp_path / "missing.sqlite")]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 3 and all(e.startswith("certify law: error:") for e in errors)
