@@ -62,7 +62,7 @@ def run_method(name: str, net: TwoLayerNetwork, seconds: float, seed: int) -> Me
 def certify(
     model: ModelLike | object,
     methods: Sequence[str] | None = None,
-    time_limit: float = 60.0,
+    time_limit: float = 10.0,
     seed: int = 0,
     activation: str | None = None,
     trust_pickle: bool = False,

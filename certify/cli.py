@@ -62,9 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--time-limit",
         type=float,
-        default=60.0,
+        default=10.0,
         metavar="SECONDS",
-        help="time allowance per method (default 60)",
+        help="time allowance per method (default 10)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the randomised searches")
     parser.add_argument(
