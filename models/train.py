@@ -23,7 +23,10 @@ from .activations import Activation, get_activation
 from .network import TwoLayerNetwork
 from .torch_io import from_module, to_module
 
-__all__ = ["TrainingResult", "fits_labels", "fold_batch_norm", "train_two_layer"]
+__all__ = [
+    "TrainingResult", "as_targets", "fit_loss", "fits_labels", "fold_batch_norm", "train_two_layer",
+    "trainable_module",
+]
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,8 @@ class TrainingResult:
     interpolated: bool
     epochs: int
     loss: float
+    #: The training objective's float estimate of an upper bound on Lip(f) (smooth training).
+    bound: float | None = None
 
 
 def fits_labels(outputs: np.ndarray, targets: np.ndarray) -> bool:
@@ -70,7 +75,7 @@ def _initial_network(d: int, k: int, m: int, activation: Activation, seed: int) 
     return TwoLayerNetwork.create(W, A, b=np.zeros(k), c=np.zeros(m), activation=activation)
 
 
-def _trainable(start: TwoLayerNetwork, batch_norm: bool, bias_free: bool) -> nn.Sequential:
+def trainable_module(start: TwoLayerNetwork, batch_norm: bool, bias_free: bool) -> nn.Sequential:
     """The torch module to train: Linear, [BatchNorm1d], σ, Linear; no biases if ``bias_free``."""
     first, activation, second = to_module(start)
     if bias_free:
@@ -94,10 +99,16 @@ def _network(module: nn.Sequential, inputs: torch.Tensor) -> TwoLayerNetwork:
     return from_module(nn.Sequential(fold_batch_norm(first, norm), activation, second))
 
 
-def _loss(net: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray) -> tuple[float, bool]:
+def fit_loss(net: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray) -> tuple[float, bool]:
     """Mean square loss of ``net`` on (X, Y) and whether it fits every label."""
     outputs = net(X)
     return float(np.mean((outputs - Y) ** 2)), fits_labels(outputs, Y)
+
+
+def as_targets(targets: np.ndarray) -> np.ndarray:
+    """The targets as a float64 n×m matrix (n labels become one column)."""
+    Y = np.asarray(targets, dtype=np.float64)
+    return Y[:, None] if Y.ndim == 1 else Y
 
 
 def train_two_layer(
@@ -122,12 +133,10 @@ def train_two_layer(
     """
     if batch_norm and bias_free:
         raise ValueError("batch normalisation adds a bias: it cannot train a bias-free network")
-    Y = np.asarray(targets, dtype=np.float64)
-    Y = Y[:, None] if Y.ndim == 1 else Y
-    X = np.asarray(X, dtype=np.float64)
+    X, Y = np.asarray(X, dtype=np.float64), as_targets(targets)
     torch.manual_seed(seed)
     start = _initial_network(X.shape[1], k, Y.shape[1], get_activation(activation), seed)
-    module = _trainable(start, batch_norm, bias_free).to(device)
+    module = trainable_module(start, batch_norm, bias_free).to(device)
     inputs = torch.from_numpy(X).to(device)
     outputs = torch.from_numpy(Y).to(device)
     optimiser = torch.optim.Adam(module.parameters(), lr=learning_rate)
@@ -138,7 +147,7 @@ def train_two_layer(
         optimiser.step()
         if epoch % check_every == 0 or epoch == max_epochs:
             net = _network(module, inputs)
-            loss, fitted = _loss(net, X, Y)
+            loss, fitted = fit_loss(net, X, Y)
             interpolated = loss <= epsilon and fitted
             if interpolated:
                 break

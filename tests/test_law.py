@@ -224,3 +224,59 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
     assert main(["report", "--db", str(tmp_path / "missing.sqlite")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 3 and all(e.startswith("certify law: error:") for e in errors)
+
+
+# --- the search for smooth interpolators (issue 8) ---------------------------------------------
+
+TINY_SWEEP = ["--n", "12", "--d", "6", "30", "--k", "12", "--seeds", "0", "--max-epochs", "600",
+              "--time-limit", "0.5", "--workers", "1"]
+
+
+def test_every_train_mode_sweeps_reports_the_envelope_and_exports_rechecked_nets(
+    tmp_path: Path, capsys
+) -> None:
+    from certify.law.fitcheck import check_fit
+
+    db = str(tmp_path / "law.sqlite")
+    for mode in ("adam", "smooth", "construct"):
+        assert main(["run", "--db", db, "--train", mode, *TINY_SWEEP]) == 0
+    with Store(db) as store:
+        rows = store.rows()
+    assert sorted((r["train"], r["found_by"]) for r in rows if r["d"] == 30) == [
+        ("adam", "adam"), ("construct", "linear"), ("smooth", "smooth(lipsdp)")]
+    capsys.readouterr()
+    assert main(["report", "--db", db, "--json", "--resamples", "50"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    cells = summary["envelope"]["cells"]
+    assert {(c["n"], c["d"], c["k"]) for c in cells} == {(12, 6, 12), (12, 30, 12)}
+    for cell in cells:
+        found = [r["lip_upper"] for r in rows if r["d"] == cell["d"] and r["interpolated"] == 1]
+        assert cell["upper_min"] == min(found)
+    assert summary["median_adam_over_smooth"] > 1
+    assert main(["export", "--db", db, "--out", str(tmp_path / "nets")]) == 0
+    files = sorted((tmp_path / "nets").glob("*.npz"))
+    assert len(files) == sum(r["interpolated"] == 1 for r in rows)
+    for path in files:
+        with np.load(path) as data:
+            net = TwoLayerNetwork.create(data["W"], data["A"], b=data["b"], c=data["c"],
+                                         activation=str(data["activation"]))
+            assert check_fit(net, data["X"], data["y"]).fits(float(data["epsilon"]))
+            assert data["lower"] <= data["upper"]
+            assert str(data["train"]) in ("adam", "smooth", "construct")
+
+
+def test_a_database_from_before_train_is_migrated_as_adam_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE runs (n INTEGER, d INTEGER, k INTEGER, seed INTEGER, "
+                           "activation TEXT, distribution TEXT, epsilon REAL, batch_norm "
+                           "INTEGER, bias_free INTEGER, learning_rate REAL, max_epochs INTEGER, "
+                           "lip_upper REAL, UNIQUE (n, d, k, seed))")
+        connection.execute("INSERT INTO runs VALUES (10, 5, 2, 0, 'relu', 'sphere', 0.02, 0, 0, "
+                           "0.01, 5000, 3.5)")
+    connection.close()
+    with Store(path) as store:
+        assert store.finished() == {Task(10, 5, 2, 0)}
+        assert store.rows()[0]["lip_upper"] == 3.5
+        store.add({**Task(10, 5, 2, 0, train="smooth").as_dict(), "lip_upper": 2.0})
+        assert {r["train"] for r in store.rows()} == {"adam", "smooth"}

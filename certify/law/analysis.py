@@ -17,10 +17,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-__all__ = ["Analysis", "Fit", "analyse", "fit_power_law", "spread"]
+if TYPE_CHECKING:
+    from .envelope import Envelope
+
+__all__ = ["Analysis", "Fit", "analyse", "fit_power_law", "is_trained", "spread"]
 
 Row = dict[str, object]
 #: Buckets of k/n, from the regime where the law is tight (k ≈ n) to few neurons.
@@ -80,6 +84,11 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> Fi
                ci(np.exp(intercepts)))
 
 
+def is_trained(row: Row) -> bool:
+    """A net trained by plain Adam (rows written before ``train`` existed count as Adam)."""
+    return row.get("train") in (None, "adam")
+
+
 def _column(rows: Sequence[Row], name: str) -> np.ndarray:
     return np.array([math.nan if r.get(name) is None else float(r[name]) for r in rows])
 
@@ -100,6 +109,7 @@ class Analysis:
     buckets: list[dict[str, object]]
     wide: list[Row] = field(repr=False)
     gap: float
+    envelope: Envelope = field(repr=False)
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``certify law report --json``."""
@@ -125,6 +135,8 @@ class Analysis:
             "gap_threshold": self.gap,
             "wide_gaps": len(self.wide),
             "buckets": self.buckets,
+            "envelope": self.envelope.summary(),
+            "median_adam_over_smooth": self.envelope.adam_over_smooth,
         }
         return out
 
@@ -225,8 +237,13 @@ def _smallest(values: np.ndarray) -> float | None:
 def analyse(
     rows: Sequence[Row], resamples: int = 2000, gap: float = 2.0, seed: int = 0
 ) -> Analysis:
-    """Fit the scaling over the interpolating, non-crashed rows and derive the verdicts."""
-    good = [r for r in rows if r.get("error") is None and r.get("interpolated") == 1]
+    """Fit the scaling over the interpolating, non-crashed rows and derive the verdicts; the
+    fits and lines describe the Adam-trained nets (all nets when there are none), the envelope
+    every interpolator."""
+    from .envelope import envelope
+
+    found = [r for r in rows if r.get("error") is None and r.get("interpolated") == 1]
+    good = [r for r in found if is_trained(r)] or found
     ratio = _column(good, "n") / _column(good, "k")
     fits = {end: fit_power_law(ratio, _column(good, _COLUMNS[end]), resamples, seed)
             for end in ENDS}
@@ -249,4 +266,5 @@ def analyse(
         buckets=_buckets(good, c_lower),
         wide=wide,
         gap=gap,
+        envelope=envelope(found, resamples, seed),
     )

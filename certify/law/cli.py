@@ -2,6 +2,7 @@
 
     certify law run [--db FILE] [--preset NAME] [--scale S] [--grid FILE.toml] [--n ...] ...
     certify law report [--db FILE] [--out DIR] [--json]
+    certify law export [--db FILE] --out DIR
 
 Exit codes: 0 done, 2 bad input (one line on stderr), 130 interrupted (finished rows kept).
 """
@@ -23,7 +24,7 @@ from tqdm import tqdm
 from ..cli import EXIT_BAD_INPUT
 from ..methods import UnknownMethodError, get_method
 from .executor import sweep
-from .grid import DISTRIBUTIONS, K_RULES, PRESETS, Grid, GridError, load_grid
+from .grid import DISTRIBUTIONS, K_RULES, PRESETS, TRAINS, Grid, GridError, load_grid
 from .run import DEFAULT_UPPER_METHODS, Settings
 from .store import Store
 
@@ -64,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--epsilon", type=float, help="largest mean square loss of a fit")
     run.add_argument("--batch-norm", action="store_true", default=None, help="train with BN")
     run.add_argument("--bias-free", action="store_true", default=None, help="b = 0 and c = 0")
+    run.add_argument(
+        "--train", choices=TRAINS,
+        help="how each net is found: Adam (default), smooth training (smooth = LipSDP penalty) "
+        "or a construction",
+    )
     run.add_argument("--learning-rate", type=float, help="Adam's learning rate (default 0.01)")
     run.add_argument("--max-epochs", type=int, help="full-batch epochs at most (default 5000)")
     run.add_argument(
@@ -92,11 +98,16 @@ def _parser() -> argparse.ArgumentParser:
         "--gap", type=float, default=2.0, help="upper/lower ratio flagged too wide (default 2)"
     )
     report.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    export = commands.add_parser(
+        "export", help="write every interpolating net as .npz with its data and bounds"
+    )
+    export.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
+    export.add_argument("--out", required=True, metavar="DIR", help="folder for the .npz files")
     return parser
 
 
 _OVERRIDES = ("n", "d", "k", "seeds", "activation", "distribution", "epsilon", "batch_norm",
-              "bias_free", "learning_rate", "max_epochs")
+              "bias_free", "learning_rate", "max_epochs", "train")
 
 
 def _grid(args: argparse.Namespace) -> Grid:
@@ -186,11 +197,22 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_networks
+
+    if not Path(args.db).is_file():
+        raise UsageError(f"no results database at {args.db}")
+    summary = export_networks(args.db, args.out)
+    print(f"{len(summary.written)} nets written to {args.out}, each with a proven fit; "
+          f"{summary.unproven} left out (fit not proven)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``certify law``; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        return _run(args) if args.command == "run" else _report(args)
+        return {"run": _run, "report": _report, "export": _export}[args.command](args)
     except (GridError, UsageError, UnknownMethodError, OSError, sqlite3.Error) as error:
         print(f"certify law: error: {str(error).splitlines()[0]}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -57,6 +57,11 @@ def _figure2(plt: object, analysis: Analysis, out: Path) -> list[Path]:
         if fit.exponent is not None:
             axes.plot(grid, fit.constant * grid ** (2 * fit.exponent), color=_COLOURS[end],
                       label=f"fit to {end}: {fit.constant:.3g}·(n/k)^{fit.exponent:.2f}")
+    cells = analysis.envelope.cells
+    if cells:
+        axes.scatter([(c["n"] / c["k"]) ** 0.5 for c in cells], [c["upper_min"] for c in cells],
+                     marker="v", s=25, color="tab:purple", zorder=4,
+                     label="envelope: smallest verified upper end per cell")
     if analysis.c_lower:
         axes.plot(grid, analysis.c_lower * grid, "k--",
                   label=f"certified law line {analysis.c_lower:.3g}·√(n/k)")

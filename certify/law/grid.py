@@ -7,6 +7,7 @@ to n, k from 10 to n, ε = 0.02) and ``bln-fig3`` (n = 10⁴, d from 10 to 5,000
 k = 10n/d, ε = 0.1), two seeds per cell.  ``scale`` multiplies n, d and the numeric k (rules
 are applied after), so a laptop can run the same shape of sweep.  Grid files are TOML with the
 fields of `Grid`.
+The field ``train`` says how each net is found (`TRAINS`); it is part of a task's key.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from models import UnknownActivationError, get_activation
 
-__all__ = ["K_RULES", "PRESETS", "Grid", "GridError", "Task", "load_grid"]
+__all__ = ["K_RULES", "PRESETS", "TRAINS", "Grid", "GridError", "Task", "load_grid"]
 
 
 class GridError(ValueError):
@@ -31,6 +32,9 @@ K_RULES: dict[str, Callable[[int, int], int]] = {
     "10n/d": lambda n, d: max(1, math.ceil(10 * n / d)),
 }
 DISTRIBUTIONS = ("sphere", "gaussian")
+#: How a cell's net is found: Adam on the square loss, smooth training (`models.smooth`; plain
+#: ``smooth`` penalises structured LipSDP), or an explicit construction (`models.constructions`).
+TRAINS = ("adam", "smooth", "smooth-spectral", "smooth-constrained", "construct")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,6 +55,7 @@ class Task:
     bias_free: bool = False
     learning_rate: float = 1e-2
     max_epochs: int = 5000
+    train: str = "adam"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,6 +79,7 @@ class Grid:
     bias_free: bool = False
     learning_rate: float = 1e-2
     max_epochs: int = 5000
+    train: str = "adam"
     at_most_n: bool = False
 
     def __post_init__(self) -> None:
@@ -125,6 +131,8 @@ def _validate(grid: Grid) -> None:
             raise GridError("k must list positive integers or rules " + ", ".join(K_RULES))
     if not grid.k or not grid.seeds or any(not isinstance(s, int) for s in grid.seeds):
         raise GridError("k and seeds must be non-empty lists (seeds of integers)")
+    if grid.train not in TRAINS:
+        raise GridError(f"train must be one of {', '.join(TRAINS)}")
     if grid.distribution not in DISTRIBUTIONS:
         raise GridError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}")
     try:

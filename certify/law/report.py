@@ -68,6 +68,7 @@ def verdicts(analysis: Analysis) -> list[str]:
         )
     else:
         lines.append("- Theorem 5: no bias-free interpolating nets (sweep with --bias-free).")
+    lines += analysis.envelope.verdicts()
     lines.append(
         f"- {len(analysis.wide)} nets have upper/lower > {analysis.gap:g}: there the certified "
         "interval is too wide to place the net on either side of the law (listed below; a "
@@ -117,6 +118,13 @@ def _net_table(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+def _envelope_table(analysis: Analysis) -> list[str]:
+    lines = ["| n | d | k | smallest upper | / √(n/k) |", "|---|---|---|---|---|"]
+    lines += [f"| {c['n']} | {c['d']} | {c['k']} | {_number(c['upper_min'])} | "
+              f"{_number(c['ratio'])} |" for c in analysis.envelope.cells]
+    return lines
+
+
 def _failures(rows: Sequence[Row]) -> list[str]:
     """Cells (n, d, k) that did not interpolate or crashed, with their counts."""
     missed = Counter((r["n"], r["d"], r["k"]) for r in rows
@@ -150,6 +158,8 @@ def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
         "", "## Where the law is tight", "", *_bucket_table(analysis),
         "", f"## Intervals too wide to decide (upper/lower > {analysis.gap:g})", "",
         *(_net_table(analysis.wide) if analysis.wide else ["None."]),
+        "", "## The envelope: smallest verified upper end per cell", "",
+        *_envelope_table(analysis),
         "", "## Runs left out", "", *_failures(rows),
     ]
     if figures:

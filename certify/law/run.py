@@ -1,4 +1,5 @@
-"""One task of a sweep: generic data, training to interpolation, certification → one row.
+"""One task of a sweep: generic data, a net found as ``task.train`` says (Adam, smooth training
+or a construction), certification → one row.
 
 Row fields (besides the task's): ``interpolated`` (1 when every label is fitted with mean square
 loss ≤ ε, on the float64 network that is certified), ``epochs``, ``train_loss``, ``seconds``
@@ -8,7 +9,10 @@ verified upper bound on the global Lip(f) ≥ Lip_S(f) among the upper methods; 
 paper's estimate, max ‖∇f‖ at 1,000 points N(0, I/d) (the ``sampling`` method's claim, not a
 bound on Lip_S); ``theorem5``: L·‖A‖₂·‖W‖₂ in float64 with proven ``theorem5_lower`` and
 ``theorem5_upper``; ``settings``: the certification settings as JSON; ``error``: the exception
-text when the task crashed (its other results are then empty).
+text when the task crashed (its other results are then empty); ``found_by``: the trainer or
+construction; ``train_bound``: the smooth trainer's float estimate of its bound (not verified);
+``network``: the float64 net (`certify.law.netblob`).  A cell with no construction is a crash
+row whose error says so.
 """
 
 from __future__ import annotations
@@ -22,18 +26,22 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from models import TwoLayerNetwork
+from models.constructions import best_construction
 from models.data import generic_data
-from models.train import train_two_layer
+from models.smooth import train_smooth
+from models.train import TrainingResult, fit_loss, train_two_layer
 
 from ..api import certify
 from ..evidence import PointWitness
 from ..methods import Budget
 from ..report import Report
 from .grid import Task
+from .netblob import to_bytes
 from .sphere import sphere_lower_bound
 from .theorem5 import spectral_product
 
-__all__ = ["DEFAULT_UPPER_METHODS", "Settings", "crashed_row", "error_text", "run_task"]
+__all__ = ["DEFAULT_UPPER_METHODS", "Settings", "crashed_row", "error_text", "find_network",
+           "run_task"]
 
 #: Upper-bound methods of a sweep: the spectral product always, LipSDP-Neuron where it can.
 DEFAULT_UPPER_METHODS = ("spectral", "lipsdp-neuron")
@@ -100,6 +108,34 @@ def _task_row(task: Task, settings: Settings) -> dict[str, object]:
     }
 
 
+def _constructed(task: Task, X: np.ndarray, y: np.ndarray) -> tuple[TrainingResult, str]:
+    found = best_construction(X, y, task.k) if task.activation == "relu" else None
+    if found is None:
+        raise ValueError(f"no construction for n={task.n}, d={task.d}, k={task.k}, "
+                         f"{task.activation}")
+    loss, fitted = fit_loss(found.network, X, y[:, None])
+    return TrainingResult(found.network, fitted and loss <= task.epsilon, 0, loss), found.name
+
+
+def find_network(
+    task: Task, X: np.ndarray, y: np.ndarray, device: str = "cpu"
+) -> tuple[TrainingResult, str]:
+    """The net of ``task`` on (X, y) as ``task.train`` says, and how it was found."""
+    if task.train == "construct":
+        return _constructed(task, X, y)
+    common = {"activation": task.activation, "epsilon": task.epsilon, "seed": task.seed,
+              "max_epochs": task.max_epochs, "learning_rate": task.learning_rate,
+              "bias_free": task.bias_free}
+    if task.train == "adam":
+        return train_two_layer(X, y, task.k, batch_norm=task.batch_norm, device=device,
+                               **common), "adam"
+    if task.batch_norm:
+        raise ValueError("smooth training does not use batch normalisation")
+    penalty = {"smooth": "lipsdp", "smooth-spectral": "spectral",
+               "smooth-constrained": "constrained"}[task.train]
+    return train_smooth(X, y, task.k, penalty=penalty, **common), f"smooth({penalty})"
+
+
 def run_task(task: Task, settings: Settings | None = None) -> dict[str, object]:
     """Train and certify the network of ``task``; every outcome, a crash included, is a row."""
     start = time.perf_counter()
@@ -107,15 +143,14 @@ def run_task(task: Task, settings: Settings | None = None) -> dict[str, object]:
     row = _task_row(task, settings)
     try:
         X, y = generic_data(task.n, task.d, task.distribution, task.seed)
-        result = train_two_layer(
-            X, y, task.k, activation=task.activation, epsilon=task.epsilon,
-            max_epochs=task.max_epochs, learning_rate=task.learning_rate, seed=task.seed,
-            batch_norm=task.batch_norm, bias_free=task.bias_free, device=settings.device,
-        )
+        result, found_by = find_network(task, X, y, settings.device)
         row |= {
             "interpolated": int(result.interpolated),
             "epochs": result.epochs,
             "train_loss": result.loss,
+            "found_by": found_by,
+            "train_bound": result.bound,
+            "network": to_bytes(result.network),
         }
         row |= _measure(result.network, task.seed, settings)
     except Exception as error:  # a crash is a result too: it is recorded, never dropped

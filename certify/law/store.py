@@ -4,6 +4,9 @@ The task's fields form a unique key, so a row is written once; each row is commi
 its task finishes, so a sweep killed at any moment loses only the tasks in flight, and a re-run
 skips every task that has a row.  Tasks that crashed keep a row with their ``error`` text.
 Besides the task and `RESULT_COLUMNS`, each row has ``finished_at`` (UTC, set by SQLite).
+``network`` holds the net itself (`certify.law.netblob`), so that it can be exported and
+re-checked.  A database written before the task key had ``train`` is migrated on opening: its
+rows (all Adam runs) move into the new table with ``train = 'adam'``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,9 @@ RESULT_COLUMNS: dict[str, str] = {
     "theorem5_upper": "REAL",
     "settings": "TEXT",
     "error": "TEXT",
+    "found_by": "TEXT",
+    "train_bound": "REAL",
+    "network": "BLOB",
 }
 
 
@@ -57,11 +63,14 @@ class Store:
         declared = ", ".join(f"{name} {kind}" for name, kind in columns.items())
         key = ", ".join(task_columns)
         with self._connection:
+            if _columns(self._connection) and "train" not in _columns(self._connection):
+                self._connection.execute("ALTER TABLE runs RENAME TO runs_before_train")
             self._connection.execute(
                 f"CREATE TABLE IF NOT EXISTS runs ({declared}, "
                 "finished_at TEXT DEFAULT CURRENT_TIMESTAMP, "
                 f"UNIQUE ({key}))"
             )
+            _copy_old_rows(self._connection)
         self._task_columns = tuple(task_columns)
         self._columns = tuple(columns)
 
@@ -105,10 +114,29 @@ class Store:
         with self._connection:
             return self._connection.execute("DELETE FROM runs WHERE error IS NOT NULL").rowcount
 
-    def rows(self) -> list[dict[str, object]]:
-        """Every row as a dict, in insertion order."""
-        cursor = self._connection.execute("SELECT * FROM runs ORDER BY rowid")
+    def rows(self, networks: bool = False) -> list[dict[str, object]]:
+        """Every row as a dict, in insertion order; the ``network`` blobs only if asked."""
+        names = "*" if networks else ", ".join(
+            name for name in _columns(self._connection) if name != "network")
+        cursor = self._connection.execute(f"SELECT {names} FROM runs ORDER BY rowid")
         return [dict(row) for row in cursor]
+
+
+def _columns(connection: sqlite3.Connection, table: str = "runs") -> list[str]:
+    return [row[1] for row in connection.execute(f"PRAGMA table_info({table})")]
+
+
+def _copy_old_rows(connection: sqlite3.Connection) -> None:
+    """Move the rows of a database written before ``train`` existed (all Adam runs) into the
+    current table, whose key includes ``train``; the new result columns stay empty there."""
+    old = _columns(connection, "runs_before_train")
+    if not old:
+        return
+    names = ", ".join(name for name in old if name in _columns(connection))
+    connection.execute(
+        f"INSERT INTO runs ({names}, train) SELECT {names}, 'adam' FROM runs_before_train"
+    )
+    connection.execute("DROP TABLE runs_before_train")
 
 
 def _task(row: sqlite3.Row) -> Task:

@@ -1,0 +1,191 @@
+"""Smooth interpolation: fit every label while making an upper bound on Lip(f) small.
+
+The problem is min B(θ) subject to the fit of `models.train` (every sign right, mean square loss
+≤ ε), where B is a differentiable upper bound on Lip(f) (`models.penalties`).  It starts from
+the Adam interpolator of `train_two_layer` and then runs Adam on B(θ) + μ·MSE(θ) with an
+adaptive multiplier μ: at each check μ shrinks when the float64 net fits and grows when it does
+not, so the iterates track the boundary of the feasible set (a penalty method with multiplier
+updates, Nocedal and Wright, *Numerical Optimization*, §17.1).  The answer is the fitting
+checkpoint with the smallest bound; training stops when that bound has not improved by 0.1 %
+for ``patience`` checks.  ``penalty="constrained"`` instead fixes the bound: W = V/‖V‖₂ and
+A = (ℓ/L)·U/‖U‖₂, so L·‖A‖₂·‖W‖₂ = ℓ exactly, and bisects on log ℓ for the smallest ℓ at which
+Adam on the square loss still fits.  A run that never fits is returned with
+``interpolated=False``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from .activations import get_activation
+from .network import TwoLayerNetwork
+from .penalties import PowerIteration, make_penalty
+from .torch_io import from_module
+from .train import TrainingResult, as_targets, fit_loss, train_two_layer, trainable_module
+
+__all__ = ["PENALTIES", "train_smooth"]
+
+PENALTIES = ("lipsdp", "spectral", "constrained")
+#: Multiplier updates per check: shrink when fitting (smoother), grow when not (fit again).
+_SHRINK, _GROW = 1.2, 1.5
+#: Relative improvement of the best bound that resets the patience counter.
+_PROGRESS = 1e-3
+#: Bisection steps on log ℓ, and the factor below the start's product where bisection begins.
+_BISECTIONS, _RANGE = 7, 64.0
+
+
+def _fits(net: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, epsilon: float) -> tuple[bool, float]:
+    loss, fitted = fit_loss(net, X, Y)
+    return fitted and loss <= epsilon, loss
+
+
+def _penalised(
+    start: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, penalty: str, epsilon: float,
+    max_epochs: int, learning_rate: float, bias_free: bool, check_every: int, patience: int,
+) -> TrainingResult:
+    module = trainable_module(start, batch_norm=False, bias_free=bias_free)
+    first, _, second = module
+    bound = make_penalty(penalty, start.activation, start.k, torch.float64)
+    optimiser = torch.optim.Adam([*module.parameters(), *bound.parameters()], lr=learning_rate)
+    inputs, outputs = torch.from_numpy(X), torch.from_numpy(Y)
+    best, best_bound = start, bound.exact(first.weight, second.weight)
+    best_loss = fit_loss(start, X, Y)[0]
+    multiplier = best_bound / epsilon
+    stale, epoch = 0, 0
+    for epoch in range(1, max_epochs + 1):
+        optimiser.zero_grad()
+        mse = torch.mean((module(inputs) - outputs) ** 2)
+        (bound(first.weight, second.weight) + multiplier * mse).backward()
+        optimiser.step()
+        if epoch % check_every:
+            continue
+        net = from_module(module)
+        fitted, loss = _fits(net, X, Y, epsilon)
+        multiplier *= 1 / _SHRINK if fitted else _GROW
+        value = bound.exact(first.weight, second.weight)
+        stale += 1
+        if fitted and value < best_bound:
+            if value < best_bound * (1 - _PROGRESS):
+                stale = 0
+            best, best_bound, best_loss = net, value, loss
+        if stale >= patience:
+            break
+    return TrainingResult(best, True, epoch, best_loss, best_bound)
+
+
+class _Constrained(nn.Module):
+    """f(x) = (ℓ/(L‖U‖₂))·U·σ(V x/‖V‖₂ + b) + c: a net whose spectral product is exactly ℓ."""
+
+    def __init__(self, start: TwoLayerNetwork, bias_free: bool) -> None:
+        super().__init__()
+        self.first, self.activation, self.second = trainable_module(start, False, bias_free)
+        self.lipschitz = start.activation.lipschitz
+        self.activation_spec = start.activation.spec
+        self.level = 1.0
+        self._V, self._U = PowerIteration(), PowerIteration()
+
+    def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
+        W = self.first.weight / self._V(self.first.weight)
+        A = self.second.weight * (self.level / (self.lipschitz * self._U(self.second.weight)))
+        return W, A
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        W, A = self.weights()
+        hidden = self.activation(nn.functional.linear(x, W, self.first.bias))
+        return nn.functional.linear(hidden, A, self.second.bias)
+
+    def network(self) -> TwoLayerNetwork:
+        with torch.no_grad():
+            W, A = self.weights()
+            b = torch.zeros(W.shape[0]) if self.first.bias is None else self.first.bias
+            c = torch.zeros(A.shape[0]) if self.second.bias is None else self.second.bias
+            return TwoLayerNetwork.create(W.numpy(), A.numpy(), b=b.numpy(), c=c.numpy(),
+                                          activation=self.activation_spec)
+
+
+def _fit_at_level(
+    model: _Constrained, X: np.ndarray, Y: np.ndarray, epsilon: float, epochs: int,
+    learning_rate: float, check_every: int,
+) -> TwoLayerNetwork | None:
+    """Adam on the square loss at the current ℓ; the first fitting checkpoint, else None."""
+    optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    inputs, outputs = torch.from_numpy(X), torch.from_numpy(Y)
+    for epoch in range(1, epochs + 1):
+        optimiser.zero_grad()
+        torch.mean((model(inputs) - outputs) ** 2).backward()
+        optimiser.step()
+        if epoch % check_every == 0:
+            net = model.network()
+            if _fits(net, X, Y, epsilon)[0]:
+                return net
+    return None
+
+
+def _bisect(
+    start: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, epsilon: float, max_epochs: int,
+    learning_rate: float, bias_free: bool, check_every: int,
+) -> TrainingResult:
+    """Bisection on log ℓ in [ℓ₀/64, ℓ₀], ℓ₀ the start's product (which fits by assumption);
+    each level warm-starts from the last level that fitted."""
+    model = _Constrained(start, bias_free)
+    high = _product(start)
+    low = high / _RANGE
+    best, best_loss, epochs = start, fit_loss(start, X, Y)[0], 0
+    saved = {name: value.clone() for name, value in model.state_dict().items()}
+    budget = max(check_every, max_epochs // _BISECTIONS)
+    for _ in range(_BISECTIONS):
+        model.level = math.sqrt(low * high)
+        model.load_state_dict(saved)
+        net = _fit_at_level(model, X, Y, epsilon, budget, learning_rate, check_every)
+        epochs += budget
+        if net is None:
+            low = model.level
+            continue
+        high, best, best_loss = model.level, net, fit_loss(net, X, Y)[0]
+        saved = {name: value.clone() for name, value in model.state_dict().items()}
+    return TrainingResult(best, True, epochs, best_loss, _product(best))
+
+
+def _product(net: TwoLayerNetwork) -> float:
+    """L·‖A‖₂·‖W‖₂ in float64 (power iteration only approximates the normalisation)."""
+    return float(net.activation.lipschitz * np.linalg.norm(net.A, 2) * np.linalg.norm(net.W, 2))
+
+
+def train_smooth(
+    X: np.ndarray,
+    targets: np.ndarray,
+    k: int,
+    activation: str = "relu",
+    penalty: str = "lipsdp",
+    epsilon: float = 0.02,
+    max_epochs: int = 5000,
+    learning_rate: float = 1e-2,
+    seed: int = 0,
+    bias_free: bool = False,
+    check_every: int = 25,
+    patience: int = 20,
+) -> TrainingResult:
+    """An interpolating net with a small upper bound on Lip(f): ``penalty`` is ``lipsdp``
+    (structured LipSDP-Neuron), ``spectral`` (L·‖A‖₂·‖W‖₂) or ``constrained`` (bisection on a
+    hard bound ℓ).  ``max_epochs`` applies to the Adam start and again to the smoothing."""
+    if penalty not in PENALTIES:
+        raise ValueError(f"unknown penalty {penalty!r} (known: {', '.join(PENALTIES)})")
+    X, Y = np.asarray(X, dtype=np.float64), as_targets(targets)
+    start = train_two_layer(X, Y, k, activation=get_activation(activation), epsilon=epsilon,
+                            max_epochs=max_epochs, learning_rate=learning_rate, seed=seed,
+                            check_every=check_every, bias_free=bias_free)
+    if not start.interpolated:
+        return start
+    torch.manual_seed(seed)
+    if penalty == "constrained":
+        result = _bisect(start.network, X, Y, epsilon, max_epochs, learning_rate, bias_free,
+                         check_every)
+    else:
+        result = _penalised(start.network, X, Y, penalty, epsilon, max_epochs, learning_rate,
+                            bias_free, check_every, patience)
+    return TrainingResult(result.network, result.interpolated, start.epochs + result.epochs,
+                          result.loss, result.bound)

@@ -1,0 +1,105 @@
+"""Smooth interpolation: the differentiable bounds are the LipSDP and spectral expressions,
+power iteration gives σ_max and its gradient, and every penalty returns a fitting net whose
+bound is below that of the Adam start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models import get_activation
+from models.data import generic_data
+from models.penalties import LipSDPPenalty, PowerIteration, SpectralPenalty
+from models.smooth import train_smooth
+from models.train import fit_loss, train_two_layer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_torch_thread() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_power_iteration_converges_to_the_top_singular_value_and_its_gradient() -> None:
+    torch.manual_seed(0)
+    B = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
+    power = PowerIteration()
+    for _ in range(20):
+        value = power(B)
+    value.backward()
+    exact = torch.linalg.matrix_norm(B.detach().clone().requires_grad_(), 2)
+    grad = torch.autograd.grad(torch.linalg.matrix_norm(B, 2), B)[0]
+    assert value.item() == pytest.approx(exact.item(), rel=1e-10)
+    assert torch.allclose(B.grad, grad, atol=1e-8)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 5), st.integers(0, 10**6),
+       st.sampled_from(["relu", "leaky_relu(0.1)", "tanh"]))
+def test_lipsdp_factor_is_the_schur_form_with_feasible_multipliers(
+    m: int, k: int, d: int, seed: int, activation: str
+) -> None:
+    rng = np.random.default_rng(seed)
+    W = torch.from_numpy(rng.standard_normal((k, d)))
+    A = torch.from_numpy(rng.standard_normal((m, k)))
+    sigma = get_activation(activation)
+    penalty = LipSDPPenalty(sigma, k, torch.float64)
+    with torch.no_grad():
+        penalty.logits.copy_(torch.from_numpy(rng.standard_normal(k + 1) * 2))
+        B = penalty.factor(W, A)
+        p = torch.softmax(penalty.logits, 0)[:-1]
+        t = ((A * A).sum(0) + 1e-12) / (2 * p)
+    C = torch.eye(m, dtype=torch.float64) - A @ torch.diag(1 / (2 * t)) @ A.T
+    assert torch.linalg.eigvalsh(C).min() > 0
+    alpha, beta = sigma.slope_lower, sigma.slope_upper
+    G = (0.5 * (beta - alpha) ** 2 * W.T @ torch.diag(t) @ W
+         + 0.25 * (alpha + beta) ** 2 * (A @ W).T @ torch.linalg.solve(C, A @ W))
+    assert torch.allclose(B.T @ B, G, rtol=1e-8, atol=1e-8)
+
+
+def _sampled_lipschitz(net, d: int) -> float:
+    points = np.random.default_rng(1).standard_normal((2000, d))
+    return max(np.linalg.norm(net.jacobian(x), 2) for x in points)
+
+
+@pytest.mark.parametrize("penalty", ["lipsdp", "spectral", "constrained"])
+def test_each_penalty_fits_and_lowers_its_bound_below_the_adam_start(penalty: str) -> None:
+    X, y = generic_data(12, 8, "sphere", 0)
+    start = train_two_layer(X, y, 6, max_epochs=800, seed=0)
+    result = train_smooth(X, y, 6, penalty=penalty, max_epochs=800, seed=0, patience=8)
+    assert start.interpolated and result.interpolated
+    loss, fitted = fit_loss(result.network, X, y[:, None])
+    assert fitted and loss <= 0.02 and loss == pytest.approx(result.loss)
+    net = result.network
+    product = np.linalg.norm(net.A, 2) * np.linalg.norm(net.W, 2)
+    start_product = np.linalg.norm(start.network.A, 2) * np.linalg.norm(start.network.W, 2)
+    assert _sampled_lipschitz(net, 8) <= result.bound * (1 + 1e-9)
+    assert result.bound < start_product
+    if penalty != "lipsdp":
+        assert product == pytest.approx(result.bound, rel=1e-6)
+
+
+def test_smooth_training_that_cannot_fit_says_so() -> None:
+    X, y = generic_data(60, 3, "sphere", 0)
+    result = train_smooth(X, y, 1, max_epochs=50, seed=0)
+    assert not result.interpolated and result.bound is None
+
+
+def test_unknown_penalty_is_refused() -> None:
+    with pytest.raises(ValueError, match="penalty"):
+        train_smooth(np.eye(2), np.ones(2), 2, penalty="frobenius")
+
+
+def test_spectral_penalty_is_the_product_of_norms() -> None:
+    W = torch.tensor([[3.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    A = torch.tensor([[0.0, 2.0]], dtype=torch.float64)
+    penalty = SpectralPenalty(get_activation("leaky_relu(2.0)"))
+    assert penalty.exact(W, A) == pytest.approx(12.0)
+    assert penalty(W, A).item() == pytest.approx(12.0)
