@@ -31,7 +31,7 @@ def _verified(report, kind):
 def test_every_method_brackets_the_exact_constant(net: TwoLayerNetwork) -> None:
     exact_lower, exact_upper = exact_lipschitz(net)
     assert exact_lower <= exact_upper
-    report = certify(net, methods=METHODS, time_limit=0.5)
+    report = certify(net, methods=METHODS, time_limit=0.25)
     for result in report.methods:
         assert not result.note.startswith("failed"), result
     for upper in _verified(report, "upper"):
@@ -44,7 +44,7 @@ def test_every_method_brackets_the_exact_constant(net: TwoLayerNetwork) -> None:
 @settings(SETTINGS, max_examples=200)
 @given(networks(activations=SMOOTH))
 def test_lower_ends_stay_below_upper_ends_for_smooth_activations(net: TwoLayerNetwork) -> None:
-    report = certify(net, methods=METHODS, time_limit=0.5)
+    report = certify(net, methods=METHODS, time_limit=0.25)
     for result in report.methods:
         assert not result.note.startswith("failed"), result
     assert report.lower <= report.upper
