@@ -26,11 +26,11 @@ from flint import arb, arb_mat, ctx
 from models import TwoLayerNetwork
 
 from ..evidence import Witness
-from ..lower.search import top_direction
 from ..methods import Budget
 from ..regions import active_neurons
 from ..verify.balls import PRECISION, arb_matrix, lower_float, norm_lower, norm_upper
 from ..verify.dispatch import Verdict, checker, verify
+from ..verify.norms import top_direction
 
 __all__ = ["SphereWitness", "search_sphere", "sphere_lower_bound", "tangential_norms"]
 

@@ -13,6 +13,7 @@ from models import TwoLayerNetwork
 
 from ..methods import Budget
 from ..regions import active_neurons
+from ..verify.norms import top_direction
 
 __all__ = [
     "gradient_norms",
@@ -46,13 +47,6 @@ def _batch_norms(net: TwoLayerNetwork, X: np.ndarray) -> np.ndarray:
     finite = np.all(np.isfinite(J), axis=(1, 2))
     J[~finite] = 0.0
     return np.where(finite, np.linalg.norm(J, ord=2, axis=(1, 2)), np.inf)
-
-
-def top_direction(J: np.ndarray) -> np.ndarray:
-    """Unit top right singular vector of J (e₁ when J is zero or not finite)."""
-    if np.all(np.isfinite(J)) and np.any(J != 0):
-        return np.linalg.svd(J, full_matrices=False)[2][0]
-    return np.eye(J.shape[1])[0]
 
 
 def length_scales(net: TwoLayerNetwork) -> tuple[float, ...]:

@@ -15,7 +15,7 @@ import numpy as np
 from .definiteness import is_positive_definite
 from .floating import TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up
 
-__all__ = ["spectral_norm_estimate", "spectral_norm_upper"]
+__all__ = ["spectral_norm_estimate", "spectral_norm_upper", "top_direction"]
 
 _INFLATIONS = (1e-12, 1e-9, 1e-6, 1e-3)
 
@@ -66,3 +66,10 @@ def _scaled_norm_upper(X: np.ndarray, estimate: float | None) -> float:
         if is_positive_definite(candidate, radius=gram_radius + 2.0 * diagonal_rounding):
             return up(up(math.sqrt(s_squared)))
     return frobenius
+
+
+def top_direction(J: np.ndarray) -> np.ndarray:
+    """Unit top right singular vector of J (e₁ when J is zero or not finite)."""
+    if np.all(np.isfinite(J)) and np.any(J != 0):
+        return np.linalg.svd(J, full_matrices=False)[2][0]
+    return np.eye(J.shape[1])[0]

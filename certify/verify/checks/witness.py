@@ -17,10 +17,10 @@ from flint import arb, arb_mat, ctx
 from models import TwoLayerNetwork
 
 from ...evidence import PairWitness, PointWitness
-from ...lower.search import top_direction
 from ...regions import active_neurons
 from ..balls import PRECISION, arb_matrix, lower_float, norm_lower, norm_upper
 from ..dispatch import Verdict, checker
+from ..norms import top_direction
 
 _RELATIVE_SLACK = 1e-9
 
