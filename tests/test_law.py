@@ -11,12 +11,10 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from certify.law.analysis import analyse, fit_power_law
 from certify.law.cli import main
@@ -38,14 +36,6 @@ SWEEP = ["--n", "20", "40", "--d", "6", "--k", "8", "20", "--seeds", "0", "1",
 RESULT_FIELDS = ("interpolated", "epochs", "train_loss", "lip_lower", "lip_upper", "proxy",
                  "theorem5", "theorem5_lower", "theorem5_upper", "upper_method", "error")
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny nets: torch's OpenMP threads only slow them down on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # --- grids -------------------------------------------------------------------------------------

@@ -4,8 +4,6 @@ bound is below that of the Adam start."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -17,14 +15,6 @@ from models.data import generic_data
 from models.penalties import LipSDPPenalty, PowerIteration, SpectralPenalty
 from models.smooth import train_smooth
 from models.train import fit_loss, train_two_layer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_power_iteration_converges_to_the_top_singular_value_and_its_gradient() -> None:

@@ -3,8 +3,6 @@ interpolation flag describes the returned float64 network."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 import torch
@@ -13,15 +11,6 @@ from torch import nn
 from models.data import generic_data
 from models.torch_io import from_module
 from models.train import fits_labels, fold_batch_norm, train_two_layer
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_torch_thread() -> Iterator[None]:
-    """Tiny nets: torch's OpenMP threads only slow them down on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _random_batch_norm_net(d: int, k: int, seed: int) -> nn.Sequential:

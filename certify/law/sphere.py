@@ -27,8 +27,7 @@ from models import TwoLayerNetwork
 
 from ..evidence import Witness
 from ..methods import Budget
-from ..regions import active_neurons
-from ..verify.balls import PRECISION, arb_matrix, lower_float, norm_lower, norm_upper
+from ..verify.balls import PRECISION, jacobian_product, lower_float, norm_lower, norm_upper
 from ..verify.dispatch import Verdict, checker, verify
 from ..verify.norms import top_direction
 
@@ -143,21 +142,15 @@ def _(witness: SphereWitness, net: TwoLayerNetwork) -> Verdict:
         return Verdict.failed(f"witness vectors must have shape ({net.d},)")
     if not (np.all(np.isfinite(p)) and np.all(np.isfinite(v)) and np.any(p != 0)):
         return Verdict.failed("witness point is zero or not finite")
-    active = active_neurons(net)
     with ctx.workprec(PRECISION):
         norm = sum((arb(value) ** 2 for value in p), arb(0)).sqrt()
         unit = [arb(value) / norm for value in p]
         along = sum((arb(a) * b for a, b in zip(v, unit, strict=True)), arb(0))
         tangent = [arb(a) - along * b for a, b in zip(v, unit, strict=True)]
         columns = arb_mat(net.d, 2, [e for pair in zip(unit, tangent, strict=True) for e in pair])
-        products = arb_matrix(net.W[active]) * columns
-        slopes = []
-        for row, neuron in enumerate(active):
-            z = products[row, 0] + arb(net.b[neuron])
-            if any(not (z < kink or z > kink) for kink in net.activation.kinks):
-                return Verdict.failed(f"pre-activation {neuron} may sit on a kink")
-            slopes.append(net.activation.derivative_ball(z) * products[row, 1])
-        image = arb_matrix(net.A[:, active]) * arb_mat(len(slopes), 1, slopes)
+        image = jacobian_product(net, columns)
+        if isinstance(image, str):
+            return Verdict.failed(image)
         proven = lower_float(norm_lower(image.entries()) / norm_upper(tangent))
     if not math.isfinite(proven):
         return Verdict(0.0, True, "the witness proves nothing beyond Lip_S(f) ≥ 0")

@@ -13,7 +13,18 @@ from collections.abc import Iterable
 import numpy as np
 from flint import arb, arb_mat
 
-__all__ = ["PRECISION", "arb_matrix", "lower_float", "norm_lower", "norm_upper"]
+from models import TwoLayerNetwork
+
+from ..regions import active_neurons
+
+__all__ = [
+    "PRECISION",
+    "arb_matrix",
+    "jacobian_product",
+    "lower_float",
+    "norm_lower",
+    "norm_upper",
+]
 
 #: Working precision (bits) of the witness checks: balls stay ~2⁻¹²⁸ wide relative to the data.
 PRECISION = 128
@@ -47,3 +58,21 @@ def lower_float(value: arb) -> float:
     while result > -math.inf and arb(result) > end:
         result = math.nextafter(result, -math.inf)
     return result
+
+
+def jacobian_product(net: TwoLayerNetwork, columns: arb_mat) -> arb_mat | str:
+    """J(x)·v as balls, for ``columns`` = [x | v] (d×2 balls), or the reason it is undefined.
+
+    J(x) = A·diag(σ'(Wx + b))·W exists once every neuron that can change f (w_i ≠ 0 and
+    A[:, i] ≠ 0) has its pre-activation proven off the kinks of σ; the others add a constant
+    or nothing.  Call it inside ``ctx.workprec(PRECISION)``.
+    """
+    active = active_neurons(net)
+    products = arb_matrix(net.W[active]) * columns
+    slopes = []
+    for row, neuron in enumerate(active):
+        z = products[row, 0] + arb(net.b[neuron])
+        if any(not (z < kink or z > kink) for kink in net.activation.kinks):
+            return f"pre-activation {neuron} may sit on a kink"
+        slopes.append(net.activation.derivative_ball(z) * products[row, 1])
+    return arb_matrix(net.A[:, active]) * arb_mat(len(slopes), 1, slopes)

@@ -18,7 +18,14 @@ from models import TwoLayerNetwork
 
 from ...evidence import PairWitness, PointWitness
 from ...regions import active_neurons
-from ..balls import PRECISION, arb_matrix, lower_float, norm_lower, norm_upper
+from ..balls import (
+    PRECISION,
+    arb_matrix,
+    jacobian_product,
+    lower_float,
+    norm_lower,
+    norm_upper,
+)
 from ..dispatch import Verdict, checker
 from ..norms import top_direction
 
@@ -33,16 +40,10 @@ def _(witness: PointWitness, net: TwoLayerNetwork) -> Verdict:
         return Verdict.failed(reason)
     with np.errstate(all="ignore"):
         direction = top_direction(net.jacobian(x))
-    active = active_neurons(net)
     with ctx.workprec(PRECISION):
-        products = arb_matrix(net.W[active]) * arb_matrix(np.column_stack([x, direction]))
-        slopes = []
-        for row, neuron in enumerate(active):
-            z = products[row, 0] + arb(net.b[neuron])
-            if any(not (z < kink or z > kink) for kink in net.activation.kinks):
-                return Verdict.failed(f"pre-activation {neuron} may sit on a kink")
-            slopes.append(net.activation.derivative_ball(z) * products[row, 1])
-        image = arb_matrix(net.A[:, active]) * arb_mat(len(slopes), 1, slopes)
+        image = jacobian_product(net, arb_matrix(np.column_stack([x, direction])))
+        if isinstance(image, str):
+            return Verdict.failed(image)
         bound = norm_lower(image.entries()) / norm_upper(arb(v) for v in direction)
         return _verdict(lower_float(bound), witness.value)
 
