@@ -19,7 +19,7 @@ from .api import certify
 from .methods import method_names
 from .report import MethodResult, Report
 
-__all__ = ["main"]
+__all__ = ["add_loading_options", "format_report", "main"]
 
 EXIT_BAD_INPUT = 2
 #: ``certify NAME ...`` hands the rest of the arguments to ``main(argv)`` of these modules.
@@ -55,24 +55,30 @@ def _parser() -> argparse.ArgumentParser:
         help=f"run only this method (repeatable): {', '.join(method_names())}",
     )
     parser.add_argument(
-        "--activation",
-        metavar="NAME",
-        help="activation for files that do not store one (default relu), e.g. leaky_relu(0.1)",
-    )
-    parser.add_argument(
         "--time-limit",
         type=float,
         default=10.0,
         metavar="SECONDS",
         help="time allowance per method (default 10)",
     )
+    add_loading_options(parser)
+    return parser
+
+
+def add_loading_options(parser: argparse.ArgumentParser) -> None:
+    """The options every command that reads model files shares: --seed, --activation, and
+    --trust-pickle."""
     parser.add_argument("--seed", type=int, default=0, help="seed of the randomised searches")
+    parser.add_argument(
+        "--activation",
+        metavar="NAME",
+        help="activation for files that do not store one (default relu), e.g. leaky_relu(0.1)",
+    )
     parser.add_argument(
         "--trust-pickle",
         action="store_true",
         help="allow a whole pickled torch module (this executes code from the file)",
     )
-    return parser
 
 
 def _number(value: float | None) -> str:

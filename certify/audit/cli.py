@@ -20,7 +20,7 @@ from tqdm import tqdm
 from models import TwoLayerNetwork
 
 from ..api import resolve_network
-from ..cli import EXIT_BAD_INPUT, format_report
+from ..cli import EXIT_BAD_INPUT, add_loading_options, format_report
 from .lipschitz import ClaimAudit, Outcome, audit_lipschitz
 from .radii import RadiiAudit, audit_radii, write_per_point
 from .radius_claims import read_radius_claims
@@ -68,15 +68,7 @@ def _parser() -> argparse.ArgumentParser:
         "--per-point-out", metavar="FILE.csv", help="per-point verdicts of --claim-radii"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the randomised searches")
-    parser.add_argument(
-        "--activation", metavar="NAME", help="activation for files that do not store one"
-    )
-    parser.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="allow a whole pickled torch module (this executes code from the file)",
-    )
+    add_loading_options(parser)
     return parser
 
 

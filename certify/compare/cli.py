@@ -14,7 +14,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..api import resolve_network
-from ..cli import EXIT_BAD_INPUT
+from ..cli import EXIT_BAD_INPUT, add_loading_options
 from ..methods import method_names
 from ..report import MethodResult
 from .plot import plot
@@ -48,15 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"compare only this method (repeatable): {', '.join(method_names())}",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the randomised searches")
-    parser.add_argument(
-        "--activation", metavar="NAME", help="activation for files that do not store one"
-    )
-    parser.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="allow a whole pickled torch module (this executes code from the file)",
-    )
+    add_loading_options(parser)
     return parser
 
 
