@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from fractions import Fraction
-from itertools import pairwise
+from itertools import combinations, pairwise, product
 
 import numpy as np
 import pytest
@@ -13,9 +14,13 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from certify.methods import Budget, get_method
-from certify.upper.exact import ExactCertificate, ExactRegions, exact_lipschitz, side_slopes
+from certify.regions import PrefixLP, active_neurons, chebyshev_center
+from certify.upper.exact import ExactCertificate, ExactRegions, exact_lipschitz
+from certify.upper.subtree import side_slopes
 from certify.verify import verify
+from certify.verify.checks.exact import gradient_norm_lower
 from certify.verify.farkas import ExactLayer, FarkasProof
+from certify.verify.subtree import ProvenSubtreeBound
 from models import TwoLayerNetwork
 
 from .strategies import PIECEWISE_LINEAR, networks
@@ -69,6 +74,55 @@ def line_networks(draw: st.DrawFn) -> TwoLayerNetwork:
 @given(line_networks())
 def test_matches_the_exact_slope_on_the_line(net: TwoLayerNetwork) -> None:
     _assert_brackets(*exact_lipschitz(net), _line_slope_square(net))
+
+
+def _gaussian_net(k: int, d: int, m: int, seed: int) -> TwoLayerNetwork:
+    rng = np.random.default_rng(seed)
+    W, A, b = rng.standard_normal((k, d)), rng.standard_normal((m, k)), rng.standard_normal(k)
+    return TwoLayerNetwork.create(W, A, b=b)
+
+
+@pytest.mark.parametrize(("k", "m", "seed"), [(24, 1, 0), (28, 2, 1), (32, 1, 2)])
+def test_wide_nets_on_the_line(k: int, m: int, seed: int) -> None:
+    net = _gaussian_net(k, 1, m, seed)
+    _assert_brackets(*exact_lipschitz(net), _line_slope_square(net))
+
+
+def _plane_norm_square(net: TwoLayerNetwork) -> Fraction:
+    """max ‖J_s‖₂² over the regions of a d = 2, m = 1 net whose lines are in general position,
+    exactly: every region has a vertex, and a point just off each vertex in each of its four
+    quadrants visits them all."""
+    w = [(Fraction(a), Fraction(c)) for a, c in net.W.tolist()]
+    b = [Fraction(v) for v in net.b.tolist()]
+    a = [Fraction(v) for v in net.A[0].tolist()]
+    negative, positive = (Fraction(s) for s in side_slopes(net.activation))
+
+    def solve(i: int, j: int, right: tuple[Fraction, Fraction]) -> tuple[Fraction, Fraction]:
+        determinant = w[i][0] * w[j][1] - w[i][1] * w[j][0]
+        return ((right[0] * w[j][1] - right[1] * w[i][1]) / determinant,
+                (w[i][0] * right[1] - w[j][0] * right[0]) / determinant)
+
+    def value(n: int, x: tuple[Fraction, Fraction]) -> Fraction:
+        return w[n][0] * x[0] + w[n][1] * x[1] + b[n]
+
+    best = Fraction(0)
+    for i, j in combinations(range(len(w)), 2):
+        vertex = solve(i, j, (-b[i], -b[j]))
+        for signs in product((1, -1), repeat=2):
+            q = solve(i, j, signs)
+            others = [n for n in range(len(w)) if n not in (i, j)]
+            step = min(abs(value(n, vertex)) / (2 * abs(w[n][0] * q[0] + w[n][1] * q[1]))
+                       for n in others if w[n][0] * q[0] + w[n][1] * q[1] != 0)
+            x = (vertex[0] + step * q[0], vertex[1] + step * q[1])
+            slopes = [positive if value(n, x) > 0 else negative for n in range(len(w))]
+            J = [sum(a[n] * slopes[n] * w[n][c] for n in range(len(w))) for c in range(2)]
+            best = max(best, J[0] ** 2 + J[1] ** 2)
+    return best
+
+
+def test_a_wide_net_in_the_plane() -> None:
+    net = _gaussian_net(24, 2, 1, 0)
+    _assert_brackets(*exact_lipschitz(net), _plane_norm_square(net))
 
 
 def _region_depth(W: np.ndarray, b: np.ndarray, signs: np.ndarray) -> float:
@@ -140,6 +194,9 @@ def test_inactive_and_linear_nets() -> None:
     doubled = TwoLayerNetwork.create([[1.0, 0.0], [1.0, 0.0]], [[1.0, 1.0]], activation="relu")
     lower, upper = exact_lipschitz(doubled)
     assert lower <= 2.0 <= upper and upper - lower <= TIGHT
+    cancelled = TwoLayerNetwork.create([[1e-5], [1e-5]], [[3e6, -3e6]], b=[1.0, 1.0])
+    lower, upper = exact_lipschitz(cancelled)
+    assert lower == 0.0 and upper <= 1e-100
 
 
 def _mirrored_net() -> TwoLayerNetwork:
@@ -199,8 +256,101 @@ def test_empty_leaves_need_their_proof_and_relabelling_only_raises_the_value() -
 
     assert not verify(net, with_leaf(proof=None)).verified
     assert not verify(net, with_leaf(kind="pattern", proof=None)).verified
-    relabelled = verify(net, with_leaf(kind="bounded", proof=None))
+    assert not verify(net, with_leaf(kind="bounded", proof=None)).verified
+    free = len(certificate.order) - len(certificate.leaves[empty].signs)
+    relabelled = verify(net, with_leaf(kind="bounded", proof=None, scaling=(1.0,) * (free + 1)))
     assert relabelled.verified and relabelled.value >= honest
+
+
+def test_bounded_leaves_need_a_positive_scaling_of_the_right_length() -> None:
+    """Any positive scaling proves a valid bound, so a changed one can only move the value
+    within the proven range; a malformed one is refused."""
+    net = _gaussian_net(12, 6, 1, 3)
+    certificate = _certificate(net)
+    lower = gradient_norm_lower(net, certificate.witness.point)
+    position, leaf = next(
+        (i, leaf) for i, leaf in enumerate(certificate.leaves)
+        if leaf.kind == "bounded" and len(leaf.scaling) > 1
+    )
+
+    def with_scaling(scaling: object) -> ExactCertificate:
+        leaves = list(certificate.leaves)
+        leaves[position] = dataclasses.replace(leaf, scaling=scaling)
+        return dataclasses.replace(certificate, leaves=tuple(leaves))
+
+    s = leaf.scaling
+    for bad in (None, s[:-1], (*s, 1.0), (0.0, *s[1:]), (-s[0], *s[1:]), (math.nan, *s[1:]),
+                (math.inf, *s[1:]), ("x", *s[1:])):
+        assert not verify(net, with_scaling(bad)).verified, bad
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        changed = verify(net, with_scaling(tuple(s * 10.0 ** rng.uniform(-6, 6, len(s)))))
+        assert changed.verified and changed.value >= lower
+
+
+def _exact_norm(A: np.ndarray, t: tuple[float, ...], W: np.ndarray) -> float:
+    """‖A·diag(t)·W‖₂ of the exact product (each entry rounded once)."""
+    exact = [
+        [float(sum(Fraction(a) * Fraction(s) * Fraction(w)
+                   for a, s, w in zip(row, t, col, strict=True))) for col in W.T.tolist()]
+        for row in A.tolist()
+    ]
+    return float(np.linalg.norm(np.array(exact), 2))
+
+
+@settings(SETTINGS, max_examples=60)
+@given(networks(), st.data())
+def test_subtree_bound_covers_every_completion(net: TwoLayerNetwork, data: st.DataObject) -> None:
+    """For every sign prefix and positive scaling, realisable completions or not."""
+    order = data.draw(st.permutations(active_neurons(net).tolist()))
+    signs = tuple(data.draw(st.lists(st.sampled_from([1, -1]), max_size=len(order))))
+    exponents = st.floats(-8, 8, allow_nan=False)
+    scaling = 10.0 ** np.array(data.draw(st.lists(
+        exponents, min_size=len(order) - len(signs) + 1, max_size=len(order) - len(signs) + 1
+    )))
+    bound = ProvenSubtreeBound(net, order)(signs, scaling)
+    negative, positive = side_slopes(net.activation)
+    A, W = net.A[:, order], net.W[order]
+    for completion in product((1, -1), repeat=len(order) - len(signs)):
+        t = tuple(positive if s > 0 else negative for s in (*signs, *completion))
+        assert bound >= _exact_norm(A, t, W) * (1 - 1e-12)
+
+
+def test_prefix_lps_match_fresh_lps() -> None:
+    """Warm-started LPs along a random walk of prefixes agree with LPs solved from scratch, and
+    their duals prove the empty regions empty."""
+    rng = np.random.default_rng(1)
+    W, b = rng.standard_normal((10, 3)), rng.standard_normal(10)
+    layer, warm, signs = ExactLayer(W, b), PrefixLP(W, b), ()
+    for _ in range(300):
+        keep = int(rng.integers(0, len(signs) + 1))
+        signs = signs[:keep] + tuple(rng.choice([1, -1], int(rng.integers(0, 11 - keep))))
+        solved = warm.solve(signs)
+        if not signs:
+            assert solved.radius == 1.0
+            continue
+        fresh = chebyshev_center(W[: len(signs)], b[: len(signs)], np.array(signs, float))
+        assert abs(solved.radius - fresh.radius) <= 1e-9
+        if solved.radius < -1e-9:
+            assert layer.farkas_proof(range(len(signs)), signs, solved.duals) is not None
+
+
+def test_float_filter_agrees_with_exact_signs() -> None:
+    rng = np.random.default_rng(2)
+    W, b = rng.standard_normal((40, 3)), rng.standard_normal(40)
+    layer = ExactLayer(W, b)
+    points = list(rng.standard_normal((20, 3)))
+    for i in range(0, 40, 4):
+        x = rng.standard_normal(3)
+        x[0] = -(W[i, 1:] @ x[1:] + b[i]) / W[i, 0]
+        points += [x, np.nextafter(x, math.inf), np.nextafter(x, -math.inf)]
+    for x in points:
+        exact = [
+            np.sign(sum(Fraction(w) * Fraction(v) for w, v in zip(row, x, strict=True))
+                    + Fraction(offset))
+            for row, offset in zip(W.tolist(), b.tolist(), strict=True)
+        ]
+        assert layer.signs(x, range(40)).tolist() == exact
 
 
 def test_farkas_proofs_are_exact() -> None:
@@ -255,7 +405,8 @@ def test_applicability() -> None:
     assert method.kind == "upper" and method.default
     smooth = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="tanh")
     assert "piecewise linear" in method.why_not(smooth)
-    wide = TwoLayerNetwork.create(np.ones((ExactRegions.max_neurons + 1, 2)), np.ones((1, 21)))
+    limit = ExactRegions.max_neurons
+    wide = TwoLayerNetwork.create(np.ones((limit + 1, 2)), np.ones((1, limit + 1)))
     assert "exceed" in method.why_not(wide)
     with pytest.raises(ValueError, match="piecewise linear"):
         exact_lipschitz(smooth)

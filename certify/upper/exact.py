@@ -6,42 +6,44 @@ The non-empty regions are dense and f is continuous, so Lip(f) = max ‖J_s‖�
 (the piecewise-linear case of Jordan & Dimakis, "Exactly computing the local Lipschitz constant
 of ReLU networks", NeurIPS 2020).
 
-The search is depth first over sign prefixes, the neurons taken in a fixed order.  A node stops
-being split when its region is proven empty (`certify.verify.farkas`), when `SubtreeBound` proves
-every completion no better than the best realised region, or when its signs are complete.  The
-leaves form a complete prefix code, which the checker re-derives together with every bound.
+The search is depth first over sign prefixes, the neurons taken in a fixed order.  Every point it
+proves inside a prefix region lies in a full region, whose ‖J_s‖₂ is a candidate for the maximum.
+A node stops being split when its region is proven empty (`certify.verify.farkas`), when its
+`SubtreeBound` (the semidefinite scaling bound, its scaling improved by a few power steps from
+the parent's) falls to the best candidate, or when its signs are complete.  The leaves form a
+complete prefix code, which the checker re-derives together with every bound.  Out of time, the
+open nodes become leaves with their inherited bounds: the value stays a proven upper bound.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, Literal
 
 import numpy as np
 
-from models import Activation, TwoLayerNetwork
+from models import TwoLayerNetwork
 
 from ..evidence import Certificate, PointWitness
+from ..lower.rounding import SDPRounding
 from ..methods import Budget, Kind, register
-from ..regions import active_neurons, chebyshev_center
+from ..regions import PrefixLP, active_neurons
+from ..threads import single_threaded
 from ..verify.dispatch import verify
 from ..verify.farkas import ExactLayer, FarkasProof
-from ..verify.floating import TINY, frobenius_upper, gamma, up
-from ..verify.norms import spectral_norm_estimate, spectral_norm_upper
+from .subtree import Iterate, SubtreeBound
 
-__all__ = [
-    "ExactCertificate",
-    "ExactRegions",
-    "Leaf",
-    "SubtreeBound",
-    "exact_lipschitz",
-    "product_norm_upper",
-    "side_slopes",
-]
+__all__ = ["ExactCertificate", "ExactRegions", "Leaf", "exact_lipschitz"]
 
 LeafKind = Literal["pattern", "empty", "bounded"]
+
+#: Columns of the power method's iterate Y (the rank of the relaxation's solution it can reach).
+_RANK = 16
+#: Power steps per round, and rounds per node at most.
+_STEPS, _ROUNDS = 4, 8
+#: Climbs of the rounding that seeds the search (more cost more than they save, measured).
+_SEED_STARTS = 4
 
 
 @dataclass(frozen=True)
@@ -49,12 +51,14 @@ class Leaf:
     """An unsplit node: its signs on the first neurons of the order, and why it is a leaf.
 
     "pattern": complete signs of a realised region; "empty": the prefix region is empty, by
-    ``proof``; "bounded": `SubtreeBound` of the prefix covers it (pruned, undecided or out of time).
+    ``proof``; "bounded": `SubtreeBound` with ``scaling`` covers it (pruned, undecided or out of
+    time).
     """
 
     signs: tuple[int, ...]
     kind: LeafKind
     proof: FarkasProof | None = None
+    scaling: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -67,73 +71,15 @@ class ExactCertificate(Certificate):
     witness: PointWitness | None = None
 
 
-def side_slopes(activation: Activation) -> tuple[float, float]:
-    """(σ'₋, σ'₊): the slopes of a piecewise-linear σ on u < 0 and on u > 0."""
-    negative, positive = activation.derivative(np.array([-1.0, 1.0]))
-    return float(negative), float(positive)
-
-
-def product_norm_upper(A: np.ndarray, t: np.ndarray, W: np.ndarray) -> float:
-    """A proven upper bound on ‖A·diag(t)·W‖₂.
-
-    The float product P has |P − A·diag(t)·W| ≤ γ_{k+2}·|A|·diag|t|·|W| entrywise (Higham,
-    *Accuracy and Stability of Numerical Algorithms*, §3.5), whose Frobenius norm is added.
-    """
-    product = (A * t) @ W
-    error = gamma(t.size + 2) * ((np.abs(A) * np.abs(t)) @ np.abs(W)) + t.size * TINY
-    return up(spectral_norm_upper(product) + frobenius_upper(error))
-
-
-class SubtreeBound:
-    """A proven upper bound on ‖J_s‖₂ over every completion s of a sign prefix p.
-
-    Write σ'(s_j) = μ + e_j for any real μ, so |e_j| ≤ h = max|σ'± − μ|.  With t = (σ'(p), μ…μ)
-    and F the free neurons, J_s = A·diag(t)·W + A_F·diag(e_F)·W_F, and by the triangle inequality
-
-        ‖J_s‖₂ ≤ ‖A·diag(t)·W‖₂ + h·min(‖A_F‖₂‖W_F‖₂, ‖|A_F|·|W_F|‖₂),
-
-    the last term because |A_F·diag(e)·W_F| ≤ h|A_F||W_F| entrywise and ‖X‖₂ ≤ ‖Y‖₂ whenever
-    |X| ≤ Y.  For complete signs it is a proven bound on ‖J_s‖₂ itself.
-    """
-
-    def __init__(self, net: TwoLayerNetwork, order: Sequence[int]) -> None:
-        self.A = net.A[:, list(order)]
-        self.W = net.W[list(order)]
-        self.negative, self.positive = side_slopes(net.activation)
-        self.middle = 0.5 * (self.negative + self.positive)
-        half = up(max(abs(self.negative - self.middle), abs(self.positive - self.middle)))
-        self.free = [self._free_part(depth, half) for depth in range(len(order) + 1)]
-
-    def _free_part(self, depth: int, half: float) -> float:
-        A, W = self.A[:, depth:], self.W[depth:]
-        if half == 0.0 or W.size == 0:
-            return 0.0
-        product = up(spectral_norm_upper(A) * spectral_norm_upper(W))
-        absolute = product_norm_upper(np.abs(A), np.ones(W.shape[0]), np.abs(W))
-        return up(half * min(product, absolute))
-
-    def slopes(self, signs: Sequence[int]) -> np.ndarray:
-        """t: σ'(s_j) on the prefix, μ on the free neurons."""
-        t = np.full(self.W.shape[0], self.middle)
-        t[: len(signs)] = [self.positive if s > 0 else self.negative for s in signs]
-        return t
-
-    def __call__(self, signs: Sequence[int]) -> float:
-        jacobian = product_norm_upper(self.A, self.slopes(signs), self.W)
-        return up(jacobian + self.free[len(signs)])
-
-    def estimate(self, signs: Sequence[int]) -> float:
-        """The same bound with ‖A·diag(t)·W‖₂ estimated: cheap, for steering the search."""
-        jacobian = (self.A * self.slopes(signs)) @ self.W
-        return spectral_norm_estimate(jacobian) + self.free[len(signs)]
-
-
 @dataclass(frozen=True)
 class _Node:
-    """A sign prefix, its estimated `SubtreeBound`, and a point proven inside its region."""
+    """A sign prefix, a scaling whose bound ``bound`` covers its subtree, the power method's
+    iterate, and a point proven inside its region (None until one is known)."""
 
     signs: tuple[int, ...]
     bound: float
+    scaling: np.ndarray = field(repr=False)
+    iterate: Iterate = field(repr=False)
     point: np.ndarray | None = field(default=None, repr=False)
 
 
@@ -141,38 +87,56 @@ class _Search:
     """The depth-first branch and bound of one `ExactRegions.run`."""
 
     def __init__(self, net: TwoLayerNetwork, budget: Budget) -> None:
-        active = active_neurons(net)
-        weight = np.linalg.norm(net.A[:, active], axis=0) * np.linalg.norm(net.W[active], axis=1)
-        self.order = tuple(int(i) for i in active[np.argsort(-weight, kind="stable")])
+        self.net = net
+        self.active = active_neurons(net)
+        weight = np.linalg.norm(net.A[:, self.active], axis=0) * np.linalg.norm(
+            net.W[self.active], axis=1
+        )
+        self.order = tuple(int(i) for i in self.active[np.argsort(-weight, kind="stable")])
         self.budget = budget
         self.bound = SubtreeBound(net, self.order)
         self.layer = ExactLayer(net.W, net.b)
-        norms = np.linalg.norm(net.W[list(self.order)], axis=1)
-        self.unit_W = net.W[list(self.order)] / norms[:, None]
-        self.unit_b = net.b[list(self.order)] / norms
-        self.origin = np.zeros(net.d)
+        self.regions = PrefixLP(net.W[list(self.order)], net.b[list(self.order)])
         self.leaves: list[Leaf] = []
         self.value = 0.0
-        self.best = _Node((), -math.inf)
+        self.best_value, self.best_point = -math.inf, None
 
     def run(self) -> ExactCertificate:
-        stack = [_Node((), self.bound.estimate(()), self.origin)]
+        self._seed()
+        stack = [self._root()]
         while stack and not self.budget.expired():
             stack += self._visit(stack.pop())
         for node in stack:
             self._leaf(node, "bounded")
+        witness = None
+        if self.best_point is not None:
+            witness = PointWitness(value=self.best_value, point=self.best_point)
         return ExactCertificate(
-            value=self.value, order=self.order, leaves=tuple(self.leaves), witness=self._witness()
+            value=max(self.value, self.best_value), order=self.order, leaves=tuple(self.leaves),
+            witness=witness,
         )
 
+    def _seed(self) -> None:
+        """Start from the best point that `SDPRounding` finds in a quarter of the time left."""
+        allowance = Budget(self.budget.remaining() / 4, self.budget.seed)
+        self._offer(SDPRounding(starts=_SEED_STARTS).run(self.net, allowance).point)
+
+    def _root(self) -> _Node:
+        centre = self.bound.centre(())
+        iterate = self.bound.start(centre, 0, _RANK, np.random.default_rng(self.budget.seed))
+        scaling = self.bound.scaling(centre, 0, iterate)
+        bound = self.bound.estimate(centre, 0, scaling)
+        return _Node((), bound, scaling, iterate, np.zeros(self.net.d))
+
     def _leaf(self, node: _Node, kind: LeafKind, proof: FarkasProof | None = None) -> None:
-        self.leaves.append(Leaf(node.signs, kind, proof))
-        if kind != "empty":
+        scaling = tuple(node.scaling.tolist()) if kind == "bounded" else None
+        self.leaves.append(Leaf(node.signs, kind, proof, scaling))
+        if kind == "bounded":
             self.value = max(self.value, node.bound)
 
     def _visit(self, node: _Node) -> list[_Node]:
-        """Turn ``node`` into a leaf, or return its children, the more promising one last."""
-        if node.bound <= self.best.bound:
+        """Turn ``node`` into a leaf, or return its children, the preferred one last."""
+        if node.bound <= self.best_value:
             self._leaf(node, "bounded")
             return []
         if node.point is None:
@@ -180,42 +144,77 @@ class _Search:
             if isinstance(region, FarkasProof):
                 self._leaf(node, "empty", region)
                 return []
-            node = _Node(node.signs, node.bound, region)
-        depth = len(node.signs)
-        if self.bound.free[depth] == 0.0:
-            complete = depth == len(self.order) and node.point is not None
-            self._leaf(node, "pattern" if complete else "bounded")
-            if node.point is not None:
-                self.best = node
+            node = replace(node, point=region)
+        if node.point is not None:
+            self._offer(node.point)
+        if len(node.signs) == len(self.order):
+            complete = replace(node, scaling=np.ones(1))
+            self._leaf(complete, "pattern" if node.point is not None else "bounded")
             return []
-        side = 0 if node.point is None else self.layer.sign(self.order[depth], node.point)
-        children = [self._child(node, s, side) for s in (1, -1)]
-        return sorted(children, key=lambda child: child.bound)
+        centre = self.bound.centre(node.signs)
+        node = self._tightened(node, centre)
+        if node.bound <= self.best_value:
+            self._leaf(node, "bounded")
+            return []
+        return self._children(node, centre)
 
-    def _child(self, node: _Node, sign: int, side: int) -> _Node:
-        signs = (*node.signs, sign)
-        return _Node(signs, self.bound.estimate(signs), node.point if side == sign else None)
+    def _tightened(self, node: _Node, centre: np.ndarray) -> _Node:
+        """``node`` with the best scaling found by power steps from its iterate: they stop once
+        the bound prunes the node, or once the relaxation's value shows it never will."""
+        depth = len(node.signs)
+        iterate, bound, scaling = node.iterate, node.bound, node.scaling
+        for _ in range(_ROUNDS):
+            iterate, relaxation = self.bound.ascend(centre, depth, iterate, _STEPS)
+            candidate = self.bound.scaling(centre, depth, iterate)
+            estimate = self.bound.estimate(centre, depth, candidate)
+            if estimate < bound:
+                bound, scaling = estimate, candidate
+            if bound <= self.best_value or relaxation > self.best_value:
+                break
+        return replace(node, bound=bound, scaling=scaling, iterate=iterate)
+
+    def _children(self, node: _Node, centre: np.ndarray) -> list[_Node]:
+        """Both children, inheriting the bound (with the scaling of the fixed neuron merged into
+        s₀, which cannot raise it) and the point on their side; the preferred child last."""
+        depth = len(node.signs)
+        scaling = np.concatenate([[math.hypot(node.scaling[0], node.scaling[1])],
+                                  node.scaling[2:]])
+        side = 0 if node.point is None else self.layer.sign(self.order[depth], node.point)
+        children = [
+            _Node((*node.signs, s), node.bound, scaling, node.iterate,
+                  node.point if side == s else None)
+            for s in (-1, 1)
+        ]
+        return children if self._preferred(node, centre) > 0 else children[::-1]
+
+    def _preferred(self, node: _Node, centre: np.ndarray) -> int:
+        """The sign of the next neuron j that the relaxation leans to: that of e_j when
+        ⟨G₀Y, G_jY⟩ ≥ 0 (e_j > 0 correlates the two), read as a side of the kink."""
+        depth = len(node.signs)
+        right = node.iterate.right
+        image = centre @ right
+        correlation = float(self.bound.A[:, depth] @ image @ (right.T @ self.bound.W[depth]))
+        lean = 1 if correlation >= 0 else -1
+        return lean if self.bound.positive >= self.bound.negative else -lean
+
+    def _offer(self, point: np.ndarray) -> None:
+        """Make the region of ``point`` the best candidate if its ‖J‖₂ is the largest yet (only
+        when no active pre-activation vanishes there)."""
+        if np.any(self.layer.signs(point, self.active) == 0):
+            return
+        value = float(np.linalg.norm(self.net.jacobian(point), 2))
+        if value > self.best_value:
+            self.best_value, self.best_point = value, point
 
     def _decide(self, signs: tuple[int, ...]) -> np.ndarray | FarkasProof | None:
         """A point proven inside the prefix region, a proof that it is empty, or None."""
-        if not signs:
-            return self.origin
-        depth = len(signs)
-        lp = chebyshev_center(self.unit_W[:depth], self.unit_b[:depth], np.array(signs, float))
+        lp = self.regions.solve(signs)
         if lp is None:
             return None
-        if lp.nonempty and self.layer.contains(self.order[:depth], signs, lp.center):
+        rows = self.order[: len(signs)]
+        if lp.nonempty and self.layer.contains(rows, signs, lp.center):
             return lp.center
-        return self.layer.farkas_proof(self.order[:depth], signs, lp.duals)
-
-    def _witness(self) -> PointWitness | None:
-        """The best realised region's Chebyshev centre (its search point if that is unproven)."""
-        if self.best.point is None:
-            return None
-        centre = self._decide(self.best.signs)
-        point = centre if isinstance(centre, np.ndarray) else self.best.point
-        jacobian = (self.bound.A * self.bound.slopes(self.best.signs)) @ self.bound.W
-        return PointWitness(value=spectral_norm_estimate(jacobian), point=point)
+        return self.layer.farkas_proof(rows, signs, lp.duals)
 
 
 @register
@@ -225,8 +224,8 @@ class ExactRegions:
     name: ClassVar[str] = "exact"
     kind: ClassVar[Kind] = "upper"
     default: ClassVar[bool] = True
-    #: The search tree may have 2^max_neurons leaves.
-    max_neurons: ClassVar[int] = 20
+    #: The search tree may have 2^max_neurons leaves; the time budget decides how many it visits.
+    max_neurons: ClassVar[int] = 32
 
     def why_not(self, net: TwoLayerNetwork) -> str | None:
         if not net.activation.piecewise_linear:
@@ -237,7 +236,8 @@ class ExactRegions:
         return None
 
     def run(self, net: TwoLayerNetwork, budget: Budget) -> ExactCertificate:
-        return _Search(net, budget).run()
+        with single_threaded():
+            return _Search(net, budget).run()
 
 
 def exact_lipschitz(net: TwoLayerNetwork, seconds: float = math.inf) -> tuple[float, float]:

@@ -12,7 +12,9 @@ Soundness needs only the easy direction: a point x of R would make Σ y_i s_i (w
 > 0 (a positive combination of positive numbers) and equal to Σ y_i s_i b_i ≤ 0.  Both conditions
 are homogeneous in y, so the multipliers are stored as positive integers.
 
-Membership: the exact sign of w_i·x + b_i at a floating-point point x.
+Membership: the exact sign of w_i·x + b_i at a floating-point point x.  A float evaluation z_i
+decides it when |z_i| exceeds its error bound γ_{d+1}·(|w_i|·|x| + |b_i|) (Higham, *Accuracy and
+Stability of Numerical Algorithms*, §3.1); exact integers decide the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from flint import fmpq, fmpq_mat
+
+from .floating import TINY, gamma
 
 __all__ = ["ExactLayer", "FarkasProof"]
 
@@ -53,15 +57,27 @@ class ExactLayer:
         entries, _ = _dyadic(np.hstack([W, b[:, None]]).ravel().tolist())
         self.d = d
         self.rows = [entries[i * (d + 1) : (i + 1) * (d + 1)] for i in range(k)]
+        self.W, self.b = np.asarray(W, dtype=np.float64), np.asarray(b, dtype=np.float64)
 
     def sign(self, i: int, x: np.ndarray) -> int:
         """The exact sign (−1, 0 or +1) of w_i·x + b_i at the float point x."""
-        return self._sign(i, *_dyadic(x.tolist()))
+        return int(self.signs(x, [i])[0])
+
+    def signs(self, x: np.ndarray, rows: Sequence[int]) -> np.ndarray:
+        """The exact signs of w_i·x + b_i at the float point x, for i in ``rows``."""
+        W, b = self.W[list(rows)], self.b[list(rows)]
+        values = W @ x + b
+        error = gamma(self.d + 2) * (np.abs(W) @ np.abs(x) + np.abs(b)) + (self.d + 2) * TINY
+        signs = np.where(np.abs(values) > error, np.sign(values), 0).astype(int)
+        unsure = np.flatnonzero(signs == 0)
+        if unsure.size:
+            point, shift = _dyadic(x.tolist())
+            signs[unsure] = [self._sign(rows[j], point, shift) for j in unsure]
+        return signs
 
     def contains(self, rows: Sequence[int], signs: Sequence[int], x: np.ndarray) -> bool:
         """Whether x is proven to lie in the open region s_i (w_i·x + b_i) > 0, i ∈ rows."""
-        point, shift = _dyadic(x.tolist())
-        return all(self._sign(i, point, shift) == s for i, s in zip(rows, signs, strict=True))
+        return bool(np.array_equal(self.signs(x, rows), np.asarray(signs, dtype=int)))
 
     def _sign(self, i: int, point: list[int], shift: int) -> int:
         """The sign of w_i·x + b_i for x = point / 2^shift."""
@@ -99,6 +115,7 @@ class ExactLayer:
         largest = float(np.max(guess, initial=0.0))
         if not largest > 0.0:
             return None
+        rows, signs = [int(i) for i in rows], [int(s) for s in signs]
         support = [
             (i, s) for i, s, y in zip(rows, signs, guess, strict=True)
             if y > _SUPPORT_CUTOFF * largest

@@ -3,7 +3,8 @@
 The leaves must form a complete prefix code over the active neurons: no leaf is a prefix of
 another and Σ 2^(n − len) = 2^n (Kraft's equality), so every full sign vector extends exactly
 one leaf.  Then Lip(f) = max ‖J_s‖₂ over non-empty regions is at most the largest `SubtreeBound`
-over the leaves not proven empty.
+over the leaves not proven empty: for a "bounded" leaf with the scaling it carries (any positive
+scaling gives a valid bound), for a "pattern" leaf with the scaling (1) of its complete signs.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from ...regions import active_neurons
-from ...upper.exact import ExactCertificate, Leaf, SubtreeBound, side_slopes
+from ...upper.exact import ExactCertificate, Leaf
+from ...upper.subtree import side_slopes
 from ..dispatch import Verdict, checker
 from ..farkas import ExactLayer
+from ..subtree import ProvenSubtreeBound
 
 __all__ = ["gradient_norm_lower"]
 
@@ -42,16 +45,31 @@ def _cover_problem(certificate: ExactCertificate, net: TwoLayerNetwork) -> str |
 
 
 def _leaf_value(
-    leaf: Leaf, certificate: ExactCertificate, layer: ExactLayer, bound: SubtreeBound
+    leaf: Leaf, certificate: ExactCertificate, layer: ExactLayer, bound: ProvenSubtreeBound
 ) -> float | None:
     """The proven bound a leaf contributes (0 for a proven-empty region), None if it fails."""
     signs = tuple(int(s) for s in leaf.signs)
     if leaf.kind == "empty":
         prefix = dict(zip(certificate.order[: len(signs)], signs, strict=True))
         return 0.0 if leaf.proof is not None and layer.proves_empty(prefix, leaf.proof) else None
-    if leaf.kind == "bounded" or (leaf.kind == "pattern" and len(signs) == len(certificate.order)):
-        return bound(signs)
+    free = len(certificate.order) - len(signs)
+    if leaf.kind == "pattern" and free == 0:
+        return bound(signs, np.ones(1))
+    if leaf.kind == "bounded":
+        scaling = _scaling(leaf.scaling, free)
+        return None if scaling is None else bound(signs, scaling)
     return None
+
+
+def _scaling(values: object, free: int) -> np.ndarray | None:
+    """The scaling of a "bounded" leaf: 1 + ``free`` finite positive floats (None otherwise)."""
+    try:
+        scaling = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if scaling.shape != (free + 1,) or not np.all(np.isfinite(scaling) & (scaling > 0.0)):
+        return None
+    return scaling
 
 
 @checker.register
@@ -60,7 +78,7 @@ def _(certificate: ExactCertificate, net: TwoLayerNetwork) -> Verdict:
     if problem is not None:
         return Verdict.failed(problem)
     layer = ExactLayer(net.W, net.b)
-    bound = SubtreeBound(net, certificate.order)
+    bound = ProvenSubtreeBound(net, certificate.order)
     value = 0.0
     for leaf in certificate.leaves:
         contribution = _leaf_value(leaf, certificate, layer, bound)
