@@ -6,15 +6,17 @@ import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from models import TwoLayerNetwork
+from models import Network
 
+from .domains import Domain
 from .methods import Budget, get_method, method_names, not_globally_lipschitz
+from .problem import Norm, Problem
 from .report import MethodResult, Report
 from .verify import verify
 
 __all__ = ["NotLipschitzError", "certify", "resolve_network"]
 
-ModelLike = TwoLayerNetwork | str | os.PathLike
+ModelLike = Network | str | os.PathLike
 Progress = Callable[[str], None]
 
 
@@ -24,9 +26,9 @@ class NotLipschitzError(ValueError):
 
 def resolve_network(
     model: object, activation: str | None = None, trust_pickle: bool = False
-) -> TwoLayerNetwork:
-    """The neutral description of ``model``: a `TwoLayerNetwork`, a torch module or a file path."""
-    if isinstance(model, TwoLayerNetwork):
+) -> Network:
+    """The neutral description of ``model``: a network, a torch module or a file path."""
+    if isinstance(model, Network):
         return model
     if isinstance(model, (str, os.PathLike)):
         from models.formats import load_model
@@ -37,20 +39,21 @@ def resolve_network(
     return from_module(model)
 
 
-def run_method(name: str, net: TwoLayerNetwork, seconds: float, seed: int) -> MethodResult:
+def run_method(name: str, problem: Problem, seconds: float, seed: int) -> MethodResult:
     """Run one method within its time allowance and verify what it claims."""
     method = get_method(name)
-    reason = method.why_not(net)
+    reason = method.why_not(problem)
     if reason is not None:
-        return MethodResult(name, method.kind, None, False, 0.0, note=f"not applicable: {reason}")
+        note = f"not applicable: {reason}"
+        return MethodResult(name, method.kind, None, False, 0.0, note=note, applicable=False)
     start = time.perf_counter()
     try:
-        evidence = method.run(net, Budget(seconds=seconds, seed=seed))
+        evidence = method.run(problem, Budget(seconds=seconds, seed=seed))
     except (ArithmeticError, ValueError, RuntimeError, MemoryError) as error:
         elapsed = time.perf_counter() - start
         note = f"failed: {type(error).__name__}: {error}"
         return MethodResult(name, method.kind, None, False, elapsed, note=note)
-    verdict = verify(net, evidence)
+    verdict = verify(problem, evidence)
     elapsed = time.perf_counter() - start
     claimed = float(evidence.value)
     value = verdict.value if verdict.verified else claimed
@@ -67,15 +70,19 @@ def certify(
     activation: str | None = None,
     trust_pickle: bool = False,
     progress: Progress | None = None,
+    norm: Norm = "2",
+    domain: Domain | None = None,
 ) -> Report:
-    """Certified interval [lower, upper] ∋ Lip(f) for the ℓ2 norm over all of R^d.
+    """Certified interval [lower, upper] ∋ Lip(f) in ``norm`` ("2" or "inf") over ``domain``
+    (default: all of R^d); see `certify.problem`.
 
     ``methods`` picks bound methods by name (default: every default method); ``time_limit`` is
     the allowance per method in seconds.  ``progress`` is called with each method's name as it
     starts.
     """
     net = resolve_network(model, activation=activation, trust_pickle=trust_pickle)
-    reason = not_globally_lipschitz(net)
+    problem = Problem(net, norm, domain)
+    reason = not_globally_lipschitz(problem)
     if reason is not None:
         source = f"{os.fspath(model)}: " if isinstance(model, (str, os.PathLike)) else ""
         raise NotLipschitzError(source + reason)
@@ -84,7 +91,7 @@ def certify(
     for name in dict.fromkeys(names):
         if progress is not None:
             progress(name)
-        results.append(run_method(name, net, time_limit, seed))
-    return Report(model=net.describe(), methods=tuple(results))
+        results.append(run_method(name, problem, time_limit, seed))
+    return Report(model=problem.describe(), methods=tuple(results))
 
 

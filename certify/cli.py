@@ -11,12 +11,15 @@ import importlib
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Sequence
 
 from tqdm import tqdm
 
-from .api import certify
+from .api import certify, resolve_network
+from .domains import parse_domain
 from .methods import method_names
+from .problem import NORMS
 from .report import MethodResult, Report
 
 __all__ = ["add_loading_options", "format_report", "main"]
@@ -34,9 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="certify",
         description=(
-            "Certified interval [lower, upper] for the l2 Lipschitz constant of a two-layer "
-            "network f(x) = A·σ(Wx + b) + c over all of R^d.  Every bound is re-verified with "
-            "proven floating-point error bounds."
+            "Certified interval [lower, upper] for the Lipschitz constant of a network "
+            "(l2 or l-infinity norm, over all of R^d or a domain).  Every bound is re-verified "
+            "with proven floating-point error bounds."
         ),
         epilog=(
             "Other commands: 'certify audit MODEL --claim-lipschitz L | --claim-radii FILE' "
@@ -61,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="time allowance per method (default 10)",
     )
+    parser.add_argument(
+        "--norm",
+        choices=NORMS,
+        default="2",
+        help="norm on inputs and outputs (default 2; inf: sup ||f(x)-f(y)||inf / ||x-y||inf)",
+    )
+    parser.add_argument(
+        "--domain",
+        metavar="SPEC",
+        help="bound over a domain instead of all of R^d: unit-ball, ball:R, linf-ball:R, box:LO,HI",
+    )
     add_loading_options(parser)
     return parser
 
@@ -81,6 +95,9 @@ def add_loading_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_NAME_WIDTH = 18
+
+
 def _number(value: float | None) -> str:
     if value is None or math.isnan(value):
         return "—"
@@ -90,21 +107,31 @@ def _number(value: float | None) -> str:
 def _row(result: MethodResult) -> str:
     verified = "yes" if result.verified else ("—" if result.value is None else "no")
     return (
-        f"{result.name:<15} {result.kind:<6} {_number(result.value):>17} {verified:>9} "
+        f"{result.name:<{_NAME_WIDTH}} {result.kind:<6} {_number(result.value):>17} {verified:>9} "
         f"{result.seconds:>9.3f}  {result.note}"
     ).rstrip()
 
 
 def format_report(report: Report, source: str) -> str:
-    """The human-readable table: every method, then the certified interval."""
+    """The human-readable table: every method that applies, then the certified interval.
+
+    Methods that do not apply are named on one line (their reasons are in ``--json``), unless
+    none applies: then each row shows its reason."""
     model = report.model
+    shape = f"widths={model['widths']}" if "widths" in model else f"k={model['k']}"
     lines = [
-        f"model: {source}  (d={model['d']}, k={model['k']}, m={model['m']}, "
+        f"model: {source}  (d={model['d']}, {shape}, m={model['m']}, "
         f"activation={model['activation']})",
+        f"Lipschitz constant in the l{model['norm']} norm over {model['domain']}",
         "",
-        f"{'method':<15} {'kind':<6} {'value':>17} {'verified':>9} {'seconds':>9}  note",
+        f"{'method':<{_NAME_WIDTH}} {'kind':<6} {'value':>17} {'verified':>9} {'seconds':>9}  note",
     ]
-    lines += [_row(result) for result in report.methods]
+    applicable = [result for result in report.methods if result.applicable]
+    skipped = [result.name for result in report.methods if not result.applicable]
+    lines += [_row(result) for result in (applicable or report.methods)]
+    if applicable and skipped:
+        note = f"(not applicable here: {', '.join(skipped)}; --json gives the reasons)"
+        lines += textwrap.wrap(note, width=100)
     lines += [
         "",
         f"Lipschitz constant in [{_number(report.lower)}, {_number(report.upper)}]"
@@ -130,18 +157,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         bar.set_description_str(f"running {name} ...")
 
     try:
+        net = resolve_network(args.model, args.activation, args.trust_pickle)
+        domain = None if args.domain is None else parse_domain(args.domain, net.d)
         report = certify(
-            args.model,
+            net,
             methods=args.method,
             time_limit=args.time_limit,
             seed=args.seed,
-            activation=args.activation,
-            trust_pickle=args.trust_pickle,
             progress=progress,
+            norm=args.norm,
+            domain=domain,
         )
     except (ValueError, OSError) as error:
         bar.close()
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if not message.startswith(args.model):
+            message = f"{args.model}: {message}"
         print(f"certify: error: {message}", file=sys.stderr)
         return EXIT_BAD_INPUT
     bar.close()

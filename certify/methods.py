@@ -1,7 +1,8 @@
 """One protocol for every bound method, and the registry that discovers them.
 
-A method is a class with a ``name``, a ``kind`` ("upper" or "lower"), ``why_not(net)`` (None
-when it applies, else the reason) and ``run(net, budget)`` returning its `Evidence`.  Modules
+A method is a class with a ``name``, a ``kind`` ("upper" or "lower"), ``why_not(problem)`` (None
+when it applies to the `Problem`, else the reason) and ``run(problem, budget)`` returning its
+`Evidence`.  Modules
 under `certify.upper` and `certify.lower` register their classes with `@register`; the registry
 imports those packages on first use, so a new method is a new module and touches no other file.
 """
@@ -14,9 +15,10 @@ import time
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from models import TwoLayerNetwork
+from models import Network, TwoLayerNetwork
 
 from .evidence import Evidence
+from .problem import Norm, Problem
 
 __all__ = [
     "BoundMethod",
@@ -26,6 +28,8 @@ __all__ = [
     "get_method",
     "method_names",
     "not_globally_lipschitz",
+    "not_piecewise_linear",
+    "outside_scope",
     "register",
 ]
 
@@ -61,21 +65,55 @@ class BoundMethod(Protocol):
     #: Whether `certify` runs it when the user names no methods.
     default: ClassVar[bool]
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        """None when the method applies to ``net``, else a one-line reason."""
+    def why_not(self, problem: Problem) -> str | None:
+        """None when the method applies to ``problem``, else a one-line reason."""
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> Evidence:
+    def run(self, problem: Problem, budget: Budget) -> Evidence:
         """Compute the claim: a `Certificate` (upper) or a `Witness` (lower)."""
 
 
-def not_globally_lipschitz(net: TwoLayerNetwork) -> str | None:
-    """The reason no global bound exists for ``net`` (a polynomial activation), if any."""
-    if not net.activation.globally_lipschitz:
+def not_globally_lipschitz(problem: Problem) -> str | None:
+    """The reason no bound over all of R^d exists (a polynomial activation), if any."""
+    if problem.is_global and not problem.net.activation.globally_lipschitz:
         return (
-            f"activation {net.activation.spec!r} is not globally Lipschitz, so no global "
-            "bound exists (bounds on a bounded region are not supported yet)"
+            f"activation {problem.net.activation.spec!r} is not globally Lipschitz, so no global "
+            "bound exists (ask for a bound on a bounded domain)"
         )
     return None
+
+
+def not_piecewise_linear(net: Network) -> str | None:
+    """The reason a method that enumerates linear pieces does not apply to ``net``, if any."""
+    if not net.activation.piecewise_linear:
+        return f"activation {net.activation.spec!r} is not piecewise linear"
+    return None
+
+
+def outside_scope(
+    problem: Problem,
+    kind: Kind,
+    *,
+    networks: tuple[type[Network], ...] = (TwoLayerNetwork,),
+    norms: tuple[Norm, ...] = ("2",),
+    domain_aware: bool = False,
+) -> str | None:
+    """Why a method with this scope does not apply to ``problem`` (None when it does).
+
+    A global upper bound holds on every domain, so upper methods that ignore the domain still
+    apply when the activation is globally Lipschitz; a lower method must be ``domain_aware``
+    (keep its witnesses inside the domain) to apply to a bounded domain.
+    """
+    if not isinstance(problem.net, networks):
+        names = " and ".join(n.__name__ for n in networks)
+        return f"handles {names} only"
+    if problem.norm not in norms:
+        return f"handles the {' and '.join('l' + n for n in norms)} norm only"
+    if problem.domain is not None and not domain_aware:
+        if kind == "lower":
+            return "its witnesses are not confined to a domain"
+        if not problem.net.activation.globally_lipschitz:
+            return f"needs a globally Lipschitz activation, not {problem.net.activation.spec!r}"
+    return not_globally_lipschitz(problem)
 
 
 _REGISTRY: dict[str, type[BoundMethod]] = {}

@@ -63,9 +63,11 @@ def chebyshev_center(
     """
     d = W.shape[1]
     norms = np.linalg.norm(W, axis=1)
-    # Variables (x, τ); constraints −s_i w_i·x + ‖w_i‖ τ ≤ s_i b_i.
-    G = np.hstack([-signs[:, None] * W, norms[:, None]])
-    h = signs * b
+    # Variables (x, τ); constraints −s_i (w_i·x + b_i)/‖w_i‖ + τ ≤ 0, rows normalised so that
+    # HiGHS's feasibility tolerance means the same for every row (rows of norm 1e-9 otherwise
+    # read as infeasible).
+    G = np.hstack([-(signs / norms)[:, None] * W, np.ones((len(W), 1))])
+    h = signs * b / norms
     cost = np.zeros(d + 1)
     cost[-1] = -1.0
     bounds = [(None, None)] * d + [(None, 1.0)]
@@ -73,7 +75,7 @@ def chebyshev_center(
     result = linprog(cost, A_ub=G, b_ub=h, bounds=bounds, method="highs", options=options)
     if result.status != 0:
         return None
-    duals = -np.asarray(result.ineqlin.marginals, dtype=np.float64)
+    duals = -np.asarray(result.ineqlin.marginals, dtype=np.float64) / norms
     return RegionLP(center=result.x[:d], radius=float(result.x[-1]), duals=duals)
 
 

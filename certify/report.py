@@ -23,6 +23,8 @@ class MethodResult:
     claimed: float | None = None
     evidence: Evidence | None = field(default=None, repr=False)
     note: str = ""
+    #: False when the method does not apply to the problem (``note`` says why).
+    applicable: bool = True
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready summary (evidence omitted)."""
@@ -34,6 +36,7 @@ class MethodResult:
             "seconds": round(self.seconds, 6),
             "claimed": _finite_or_none(self.claimed),
             "note": self.note,
+            "applicable": self.applicable,
         }
 
 

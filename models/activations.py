@@ -64,6 +64,34 @@ class Activation:
         """Canonical textual form, e.g. ``relu`` or ``leaky_relu(0.01)``."""
         return self.name if self.parameter is None else f"{self.name}({self.parameter!r})"
 
+    def slope_range(self, lower: np.ndarray, upper: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-entry [a, b] ⊆ [α, β] holding every slope (σ(u) − σ(v))/(u − v), u ≠ v in
+        [lower, upper], and every σ'(z) with lower < z < upper.
+
+        The slope is the mean of σ' over [v, u] (σ is locally Lipschitz), and σ' is monotone
+        between its turning points (kinks and critical points of σ'), so σ'(lower), σ'(upper)
+        and the one-sided limits of σ' at the turning points inside the interval span its range.
+        At a kink on an end both one-sided values may enter (a conservative [0, 1] for ReLU on
+        [0, u]).  Computed slopes are widened like the sector, except the exact constant slopes of
+        piecewise-linear σ; an entry that is not finite falls back to [α, β].
+        """
+        lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+        with np.errstate(all="ignore"):
+            ends = [self.derivative(lower), self.derivative(upper)]
+            candidates = list(ends)
+            for point in (*self.kinks, *_CRITICAL.get(self.name, ())):
+                left, right = self.derivative(np.nextafter(point, np.array([-np.inf, np.inf])))
+                candidates.append(np.where((lower < point) & (point <= upper), left, np.nan))
+                candidates.append(np.where((lower <= point) & (point < upper), right, np.nan))
+            stacked = np.stack(np.broadcast_arrays(*candidates))
+            low, high = np.fmin.reduce(stacked, axis=0), np.fmax.reduce(stacked, axis=0)
+            if not self.piecewise_linear:
+                low, high = _outward(low, high)
+            finite = np.all(np.isfinite(np.stack(np.broadcast_arrays(lower, upper, *ends))), axis=0)
+            low = np.where(finite, np.maximum(low, self.slope_lower), self.slope_lower)
+            high = np.where(finite, np.minimum(high, self.slope_upper), self.slope_upper)
+        return low, high
+
 
 def _relu() -> Activation:
     return Activation(
@@ -198,6 +226,15 @@ def _polynomial(degree: int) -> Activation:
         globally_lipschitz=False,
     )
 
+
+#: Critical points of σ' (where σ'' changes sign), besides the kinks.  GELU's ±√2 are rounded:
+#: σ' is flat there, so the error in σ' is of order 2⁻¹⁰⁶, far inside the widening.
+_CRITICAL: dict[str, tuple[float, ...]] = {
+    "tanh": (0.0,),
+    "sigmoid": (0.0,),
+    "gelu": (-math.sqrt(2.0), math.sqrt(2.0)),
+    "cube": (0.0,),
+}
 
 _FACTORIES: dict[str, Callable[..., Activation]] = {
     "relu": _relu,

@@ -12,14 +12,15 @@ import numpy as np
 
 from .activations import Activation, UnknownActivationError, get_activation
 
-__all__ = ["NetworkError", "TwoLayerNetwork"]
+__all__ = ["NetworkError", "TwoLayerNetwork", "as_matrix"]
 
 
 class NetworkError(ValueError):
     """The arrays do not describe a valid network (shape, dtype or non-finite value)."""
 
 
-def _as_matrix(name: str, value: object, ndim: int) -> np.ndarray:
+def as_matrix(name: str, value: object, ndim: int) -> np.ndarray:
+    """A read-only float64 copy of ``value`` with ``ndim`` dimensions, all finite."""
     raw = np.asarray(value)
     if raw.dtype.kind not in "biuf":
         raise NetworkError(f"{name} must hold real numbers, got dtype {raw.dtype}")
@@ -43,10 +44,10 @@ class TwoLayerNetwork:
     activation: Activation = field(default_factory=lambda: get_activation("relu"))
 
     def __post_init__(self) -> None:
-        W = _as_matrix("W (first layer weight)", self.W, 2)
-        b = _as_matrix("b (first layer bias)", self.b, 1)
-        A = _as_matrix("A (second layer weight)", self.A, 2)
-        c = _as_matrix("c (second layer bias)", self.c, 1)
+        W = as_matrix("W (first layer weight)", self.W, 2)
+        b = as_matrix("b (first layer bias)", self.b, 1)
+        A = as_matrix("A (second layer weight)", self.A, 2)
+        c = as_matrix("c (second layer bias)", self.c, 1)
         k, d = W.shape
         if k == 0 or d == 0 or A.shape[0] == 0:
             raise NetworkError(f"empty layer: W has shape {W.shape}, A has shape {A.shape}")

@@ -1,4 +1,6 @@
-"""Conversion between ``torch.nn.Sequential(Linear, activation, Linear)`` and `TwoLayerNetwork`.
+"""Conversion between ``torch.nn.Sequential(Linear, activation, Linear, …)`` and the neutral
+networks: `TwoLayerNetwork` for two linear layers, `DeepNetwork` for more, with the same
+activation between every two consecutive linear layers.
 
 Only modules whose forward pass is fully determined by their type are accepted, so the
 network read here is exactly the function that torch computes (up to floating point).
@@ -10,10 +12,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import Network
 from .activations import Activation
-from .formats.base import activation_text
+from .deep import linear_layers, network_from_layers
+from .formats.base import activation_text, one_activation
 from .formats.errors import ModelFormatError, layer_count_error, library_errors
-from .network import NetworkError, TwoLayerNetwork
+from .network import NetworkError
 
 __all__ = ["activation_module", "from_module", "tensor_to_array", "to_module"]
 
@@ -62,32 +66,35 @@ def _layer_kinds(layers: list[nn.Module]) -> list[str]:
     return kinds
 
 
-def from_module(module: nn.Module) -> TwoLayerNetwork:
-    """Read ``Sequential(Linear, activation, Linear)`` (biases optional) as a float64 network."""
+def _alternation_error(layers: list[nn.Module]) -> ModelFormatError:
+    names = ", ".join(type(layer).__name__ for layer in layers)
+    return ModelFormatError(f"expected Linear, activation, Linear, …, Linear; got {names}")
+
+
+def from_module(module: nn.Module) -> Network:
+    """Read ``Sequential(Linear, activation, Linear, …, Linear)`` (biases optional) as a float64
+    network: a `TwoLayerNetwork` for two linear layers, a `DeepNetwork` for more."""
     if not isinstance(module, nn.Sequential):
         raise ModelFormatError(
-            f"expected torch.nn.Sequential(Linear, activation, Linear), got {type(module).__name__}"
+            "expected torch.nn.Sequential(Linear, activation, Linear, …), "
+            f"got {type(module).__name__}"
         )
     layers = list(module)
     kinds = _layer_kinds(layers)
-    if kinds.count("linear") != 2:
-        raise layer_count_error(kinds.count("linear"))
-    if len(kinds) != 3 or kinds[1] == "linear":
-        names = ", ".join(type(layer).__name__ for layer in layers)
-        raise ModelFormatError(f"expected Linear, activation, Linear; got {names}")
-    first, _, second = layers
-    arrays = {
-        name: None if tensor is None else tensor_to_array(tensor, name)
-        for name, tensor in (
-            ("0.weight", first.weight), ("0.bias", first.bias),
-            ("2.weight", second.weight), ("2.bias", second.bias),
-        )
-    }
+    count = kinds.count("linear")
+    if count < 2:
+        raise layer_count_error(count)
+    if len(kinds) != 2 * count - 1 or any((kind == "linear") != (i % 2 == 0)
+                                          for i, kind in enumerate(kinds)):
+        raise _alternation_error(layers)
+    linear = layers[::2]
+    weights = [tensor_to_array(layer.weight, f"{2 * i}.weight") for i, layer in enumerate(linear)]
+    biases = [
+        None if layer.bias is None else tensor_to_array(layer.bias, f"{2 * i}.bias")
+        for i, layer in enumerate(linear)
+    ]
     try:
-        return TwoLayerNetwork.create(
-            arrays["0.weight"], arrays["2.weight"], b=arrays["0.bias"], c=arrays["2.bias"],
-            activation=kinds[1],
-        )
+        return network_from_layers(weights, biases, one_activation(kinds[1::2]))
     except NetworkError as error:
         raise ModelFormatError(str(error)) from error
 
@@ -120,9 +127,11 @@ def _linear(weight: np.ndarray, bias: np.ndarray) -> nn.Linear:
     return layer
 
 
-def to_module(net: TwoLayerNetwork) -> nn.Sequential:
-    """``Sequential(Linear, activation, Linear)`` with float64 parameters computing ``net``."""
-    return nn.Sequential(
-        _linear(net.W, net.b), activation_module(net.activation), _linear(net.A, net.c)
-    )
-
+def to_module(net: Network) -> nn.Sequential:
+    """``Sequential(Linear, activation, Linear, …)`` with float64 parameters computing ``net``."""
+    modules: list[nn.Module] = []
+    for W, b in zip(*linear_layers(net), strict=True):
+        if modules:
+            modules.append(activation_module(net.activation))
+        modules.append(_linear(W, b))
+    return nn.Sequential(*modules)

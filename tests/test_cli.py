@@ -38,7 +38,9 @@ def test_json_report_has_every_field_and_brackets_the_constant(toy_file, capsys)
     assert code == 0
     report = json.loads(out)
     assert set(report) >= REQUIRED_KEYS
-    assert report["model"] == {"d": 1, "k": 2, "m": 1, "activation": "relu"}
+    assert report["model"] == {
+        "d": 1, "k": 2, "m": 1, "activation": "relu", "norm": "2", "domain": "R^d"
+    }
     assert report["lower"] <= 1.0 <= report["upper"]
     assert report["upper"] <= 1.0 + 1e-6 and report["lower"] >= 1.0 - 1e-9
     assert report["lower_witness"]["type"] in {"point", "pair"}

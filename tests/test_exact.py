@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from certify.methods import Budget, get_method
+from certify.problem import Problem
 from certify.regions import PrefixLP, active_neurons, chebyshev_center
 from certify.upper.exact import ExactCertificate, ExactRegions, exact_lipschitz
 from certify.upper.subtree import side_slopes
@@ -207,19 +208,19 @@ def _mirrored_net() -> TwoLayerNetwork:
 
 
 def _certificate(net: TwoLayerNetwork, budget: Budget | None = None) -> ExactCertificate:
-    return ExactRegions().run(net, Budget() if budget is None else budget)
+    return ExactRegions().run(Problem(net), Budget() if budget is None else budget)
 
 
 def test_checker_recomputes_the_value_and_rejects_tampering() -> None:
     net = _mirrored_net()
     certificate = _certificate(net)
-    honest = verify(net, certificate)
+    honest = verify(Problem(net), certificate)
     assert honest.verified
-    assert verify(net, dataclasses.replace(certificate, value=0.0)).value == honest.value
+    assert verify(Problem(net), dataclasses.replace(certificate, value=0.0)).value == honest.value
     empty = next(i for i, leaf in enumerate(certificate.leaves) if leaf.kind == "empty")
     for position in range(len(certificate.leaves)):
         leaves = certificate.leaves[:position] + certificate.leaves[position + 1 :]
-        assert not verify(net, dataclasses.replace(certificate, leaves=leaves)).verified
+        assert not verify(Problem(net), dataclasses.replace(certificate, leaves=leaves)).verified
     proof = certificate.leaves[empty].proof
     for position in range(len(proof.multipliers)):
         multipliers = list(proof.multipliers)
@@ -227,26 +228,27 @@ def test_checker_recomputes_the_value_and_rejects_tampering() -> None:
         forged = dataclasses.replace(proof, multipliers=tuple(multipliers))
         leaves = list(certificate.leaves)
         leaves[empty] = dataclasses.replace(leaves[empty], proof=forged)
-        assert not verify(net, dataclasses.replace(certificate, leaves=tuple(leaves))).verified
+        forgery = dataclasses.replace(certificate, leaves=tuple(leaves))
+        assert not verify(Problem(net), forgery).verified
     twin = next(
         j for j, leaf in enumerate(certificate.leaves)
         if j != empty and len(leaf.signs) == len(certificate.leaves[empty].signs)
     )
     leaves = list(certificate.leaves)
     leaves[empty] = leaves[twin]
-    assert not verify(net, dataclasses.replace(certificate, leaves=tuple(leaves))).verified
+    assert not verify(Problem(net), dataclasses.replace(certificate, leaves=tuple(leaves))).verified
     for order in (certificate.order[1:], (*certificate.order[:-1], certificate.order[0])):
-        assert not verify(net, dataclasses.replace(certificate, order=order)).verified
+        assert not verify(Problem(net), dataclasses.replace(certificate, order=order)).verified
     A = net.A.copy()
     A[:, certificate.order[-1]] = 0.0
     smaller = TwoLayerNetwork.create(net.W, A, b=net.b)
-    assert not verify(net, _certificate(smaller)).verified
+    assert not verify(Problem(net), _certificate(smaller)).verified
 
 
 def test_empty_leaves_need_their_proof_and_relabelling_only_raises_the_value() -> None:
     net = _mirrored_net()
     certificate = _certificate(net)
-    honest = verify(net, certificate).value
+    honest = verify(Problem(net), certificate).value
     empty = next(i for i, leaf in enumerate(certificate.leaves) if leaf.kind == "empty")
 
     def with_leaf(**changes: object) -> ExactCertificate:
@@ -254,11 +256,12 @@ def test_empty_leaves_need_their_proof_and_relabelling_only_raises_the_value() -
         leaves[empty] = dataclasses.replace(leaves[empty], **changes)
         return dataclasses.replace(certificate, leaves=tuple(leaves))
 
-    assert not verify(net, with_leaf(proof=None)).verified
-    assert not verify(net, with_leaf(kind="pattern", proof=None)).verified
-    assert not verify(net, with_leaf(kind="bounded", proof=None)).verified
+    assert not verify(Problem(net), with_leaf(proof=None)).verified
+    assert not verify(Problem(net), with_leaf(kind="pattern", proof=None)).verified
+    assert not verify(Problem(net), with_leaf(kind="bounded", proof=None)).verified
     free = len(certificate.order) - len(certificate.leaves[empty].signs)
-    relabelled = verify(net, with_leaf(kind="bounded", proof=None, scaling=(1.0,) * (free + 1)))
+    unit = (1.0,) * (free + 1)
+    relabelled = verify(Problem(net), with_leaf(kind="bounded", proof=None, scaling=unit))
     assert relabelled.verified and relabelled.value >= honest
 
 
@@ -281,10 +284,10 @@ def test_bounded_leaves_need_a_positive_scaling_of_the_right_length() -> None:
     s = leaf.scaling
     for bad in (None, s[:-1], (*s, 1.0), (0.0, *s[1:]), (-s[0], *s[1:]), (math.nan, *s[1:]),
                 (math.inf, *s[1:]), ("x", *s[1:])):
-        assert not verify(net, with_scaling(bad)).verified, bad
+        assert not verify(Problem(net), with_scaling(bad)).verified, bad
     rng = np.random.default_rng(0)
     for _ in range(20):
-        changed = verify(net, with_scaling(tuple(s * 10.0 ** rng.uniform(-6, 6, len(s)))))
+        changed = verify(Problem(net), with_scaling(tuple(s * 10.0 ** rng.uniform(-6, 6, len(s)))))
         assert changed.verified and changed.value >= lower
 
 
@@ -396,7 +399,7 @@ def test_out_of_time_certificates_stay_sound(checks: int) -> None:
         rng.standard_normal((10, 3)), rng.standard_normal((2, 10)), b=rng.standard_normal(10)
     )
     exact_lower, _ = exact_lipschitz(net)
-    verdict = verify(net, _certificate(net, _Countdown(checks)))
+    verdict = verify(Problem(net), _certificate(net, _Countdown(checks)))
     assert verdict.verified and verdict.value >= exact_lower
 
 
@@ -404,9 +407,9 @@ def test_applicability() -> None:
     method = get_method("exact")
     assert method.kind == "upper" and method.default
     smooth = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="tanh")
-    assert "piecewise linear" in method.why_not(smooth)
+    assert "piecewise linear" in method.why_not(Problem(smooth))
     limit = ExactRegions.max_neurons
     wide = TwoLayerNetwork.create(np.ones((limit + 1, 2)), np.ones((1, limit + 1)))
-    assert "exceed" in method.why_not(wide)
+    assert "exceed" in method.why_not(Problem(wide))
     with pytest.raises(ValueError, match="piecewise linear"):
         exact_lipschitz(smooth)

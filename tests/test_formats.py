@@ -179,7 +179,9 @@ def test_pickled_module_needs_trust(tmp_path: Path) -> None:
 def test_pickled_module_of_unsupported_shape(tmp_path: Path) -> None:
     path = tmp_path / "model.pt"
     torch.save(_sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2), nn.Linear(2, 1)), path)
-    assert "not supported yet: 3 linear layers" in _refusal(path, trust_pickle=True)
+    assert "expected Linear, activation, Linear, …, Linear; got Linear, ReLU, Linear, Linear" in (
+        _refusal(path, trust_pickle=True)
+    )
 
 
 @pytest.mark.parametrize(
@@ -187,8 +189,6 @@ def test_pickled_module_of_unsupported_shape(tmp_path: Path) -> None:
     [
         ({"0.weight": torch.ones(2, 2), "1.weight": torch.ones(2), "1.running_mean":
           torch.ones(2), "2.weight": torch.ones(1, 2)}, "unexpected tensor '1.weight' of shape"),
-        ({f"{i}.weight": torch.ones(2, 2) for i in range(3)},
-         "not supported yet: 3 linear layers (only two-layer networks)"),
         ({"0.weight": torch.ones(2, 2)}, "not supported yet: 1 linear layer "),
         ({"0.weight": torch.ones(2, 3), "2.weight": torch.ones(1, 3)}, "expected (m, 2)"),
         ({"0.weight": torch.ones(2, 2), "0.bias": torch.ones(3), "2.weight": torch.ones(1, 2)},
@@ -257,7 +257,10 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
     ("arrays", "expected"),
     [
         ({"A": np.ones((1, 2))}, "missing array 'W'"),
-        ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "W2": np.ones(2)}, "unexpected array 'W2'"),
+        ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "W2": np.ones(2)},
+         "mixes the two-layer names ('A') with the numbered ones ('W2')"),
+        ({"W1": np.ones((2, 2)), "W3": np.ones((1, 2))}, "array 'W3' but only 2 weight matrices"),
+        ({"W1": np.ones((2, 2))}, "not supported yet: 1 linear layer "),
         ({"W": np.ones((2, 2)), "A": np.ones((1, 3))}, "expected (m, 2)"),
         ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "c": np.ones(2)}, "c has shape (2,)"),
         ({"W": np.array([[1.0, np.inf]]), "A": np.ones((1, 1))}, "NaN or Inf"),
@@ -292,9 +295,13 @@ def test_lipsdp_mnist_weights() -> None:
 
 
 @pytest.mark.skipif(not LIPSDP.is_dir(), reason="LipSDP example weights are not available")
-def test_lipsdp_deep_random_weights_are_refused() -> None:
-    message = _refusal(LIPSDP / "random_weights.mat")
-    assert message.endswith("not supported yet: 4 linear layers (only two-layer networks)")
+def test_lipsdp_deep_random_weights() -> None:
+    path = LIPSDP / "random_weights.mat"
+    net = load_model(path)
+    assert (net.d, net.widths, net.m, net.depth) == (2, (10, 30, 20), 2, 4)
+    for W, stored in zip(net.weights, scipy.io.loadmat(path)["weights"][0], strict=True):
+        np.testing.assert_array_equal(W, stored)
+    assert not any(b.any() for b in net.biases)
 
 
 def _cell(*arrays: np.ndarray) -> np.ndarray:
@@ -422,9 +429,9 @@ def _gemm_chain(activation: onnx.NodeProto, first: dict | None = None) -> list[o
         (_gemm_chain(helper.make_node("PRelu", ["h", "slopes"], ["z"])), "one constant slope"),
         ([*_gemm_chain(helper.make_node("Relu", ["h"], ["z"]))[:2],
           helper.make_node("Gemm", ["z", "A", "c"], ["y1"], transB=1),
-          helper.make_node("Relu", ["y1"], ["y2"]),
+          helper.make_node("Tanh", ["y1"], ["y2"]),
           helper.make_node("Gemm", ["y2", "V"], ["y"], transB=1)],
-         "not supported yet: 3 linear layers (only two-layer networks)"),
+         "different activations between layers ('relu' and 'tanh')"),
         ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
           helper.make_node("Relu", ["h"], ["z"]), helper.make_node("Tanh", ["h"], ["dead"]),
           helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)],
@@ -434,7 +441,7 @@ def _gemm_chain(activation: onnx.NodeProto, first: dict | None = None) -> list[o
           helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)], "2 data inputs"),
         ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
           helper.make_node("Gemm", ["h", "A", "c"], ["y"], transB=1)],
-         "expected linear, activation, linear; got Gemm, Gemm"),
+         "expected linear, activation, linear, …, linear; got Gemm, Gemm"),
         ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
           helper.make_node("Add", ["h", "b"], ["h2"]), helper.make_node("Relu", ["h2"], ["z"]),
           helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)],

@@ -25,6 +25,7 @@ from certify.law.sphere import SphereWitness, sphere_lower_bound
 from certify.law.store import Store
 from certify.law.theorem5 import spectral_product
 from certify.methods import Budget
+from certify.problem import Problem
 from certify.verify import verify
 from models import TwoLayerNetwork
 from models.data import generic_data
@@ -99,12 +100,13 @@ def test_sphere_checker_proves_only_what_holds() -> None:
     w = np.array([1.0, 2.0, 2.0])
     net = _linear_net(w)
     x = np.array([2.0, 1.0, 0.0])
-    radial = verify(net, SphereWitness(value=3.0, point=x, direction=x))
+    radial = verify(Problem(net), SphereWitness(value=3.0, point=x, direction=x))
     assert radial.verified and radial.value <= 1e-9
-    tangent = verify(net, SphereWitness(value=99.0, point=x, direction=w))
+    tangent = verify(Problem(net), SphereWitness(value=99.0, point=x, direction=w))
     assert tangent.verified and tangent.value <= 3.0
     assert tangent.value == pytest.approx(np.linalg.norm(w - (w @ x) * x / 5), rel=1e-12)
-    on_kink = verify(net, SphereWitness(value=1.0, point=np.array([0.0, 1.0, -1.0]), direction=w))
+    kink = np.array([0.0, 1.0, -1.0])
+    on_kink = verify(Problem(net), SphereWitness(value=1.0, point=kink, direction=w))
     assert not on_kink.verified and "kink" in on_kink.note
 
 

@@ -16,6 +16,7 @@ from certify.lower.pairs import PairSearch
 from certify.lower.patterns import PatternSearch, _Climb
 from certify.lower.sampling import GradientSampling
 from certify.methods import Budget, get_method, method_names
+from certify.problem import Problem
 from certify.regions import active_neurons
 from certify.upper.spectral import SpectralProduct
 from certify.verify import verify
@@ -40,19 +41,19 @@ def quick_methods() -> list:
 
 
 def applicable(net: TwoLayerNetwork) -> list:
-    return [method for method in quick_methods() if method.why_not(net) is None]
+    return [method for method in quick_methods() if method.why_not(Problem(net)) is None]
 
 
 def verified_lower(net: TwoLayerNetwork, method, seed: int = 0) -> float:
-    evidence = method.run(net, Budget(seconds=5.0, seed=seed))
+    evidence = method.run(Problem(net), Budget(seconds=5.0, seed=seed))
     assert isinstance(evidence, PointWitness | PairWitness)
-    verdict = verify(net, evidence)
+    verdict = verify(Problem(net), evidence)
     assert verdict.verified, (method.name, verdict)
     return verdict.value
 
 
 def spectral_upper(net: TwoLayerNetwork) -> float:
-    verdict = verify(net, SpectralProduct().run(net, Budget()))
+    verdict = verify(Problem(net), SpectralProduct().run(Problem(net), Budget()))
     assert verdict.verified
     return verdict.value
 
@@ -110,7 +111,7 @@ def test_the_four_methods_are_registered_lower_bounds() -> None:
 
 def test_patterns_refuse_smooth_activations() -> None:
     net = random_net("tanh", 1, 2, 3)
-    assert "piecewise linear" in PatternSearch().why_not(net)
+    assert "piecewise linear" in PatternSearch().why_not(Problem(net))
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -166,15 +167,15 @@ def test_relu_in_one_dimension_never_exceeds_the_exact_constant(
 @pytest.mark.parametrize("method", quick_methods(), ids=lambda method: method.name)
 def test_same_seed_same_witness(method) -> None:
     net = random_net("relu", 2, 3, 5)
-    first, second = (method.run(net, Budget(seconds=30.0, seed=7)) for _ in range(2))
+    first, second = (method.run(Problem(net), Budget(seconds=30.0, seed=7)) for _ in range(2))
     assert first.to_dict() == second.to_dict() and first.value == second.value
 
 
 def test_methods_return_promptly_when_the_budget_is_spent() -> None:
     net = random_net("relu", 2, 3, 5)
     for name in ("sampling", "ascent", "patterns", "pair"):
-        evidence = get_method(name).run(net, Budget(seconds=0.0))
-        assert verify(net, evidence).verified
+        evidence = get_method(name).run(Problem(net), Budget(seconds=0.0))
+        assert verify(Problem(net), evidence).verified
 
 
 def test_patterns_reach_a_narrow_region_that_sampling_misses() -> None:

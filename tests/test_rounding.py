@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 
 from certify.lower.rounding import SDPRounding
 from certify.methods import Budget, get_method
+from certify.problem import Problem
 from certify.upper.exact import exact_lipschitz
 from certify.verify import verify
 from models import TwoLayerNetwork
@@ -19,8 +20,8 @@ SETTINGS = settings(
 
 
 def _verified(net: TwoLayerNetwork, seed: int = 0) -> float:
-    witness = SDPRounding().run(net, Budget(seconds=5.0, seed=seed))
-    verdict = verify(net, witness)
+    witness = SDPRounding().run(Problem(net), Budget(seconds=5.0, seed=seed))
+    verdict = verify(Problem(net), witness)
     assert verdict.verified and verdict.value <= witness.value * (1 + 1e-9) + 1e-300
     return verdict.value
 
@@ -51,6 +52,6 @@ def test_applicability() -> None:
     method = get_method("sdp-rounding")
     assert method.kind == "lower" and method.default
     smooth = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="tanh")
-    assert "piecewise linear" in method.why_not(smooth)
+    assert "piecewise linear" in method.why_not(Problem(smooth))
     dead = TwoLayerNetwork.create([[0.0, 0.0]], [[1.0]], b=[1.0])
-    assert method.why_not(dead) is None and _verified(dead) == 0.0
+    assert method.why_not(Problem(dead)) is None and _verified(dead) == 0.0

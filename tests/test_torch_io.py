@@ -96,8 +96,8 @@ def test_to_module_of_large_softplus_input_is_exact() -> None:
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1)),
-         "not supported yet: 3 linear layers (only two-layer networks)"),
+        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)),
+         "different activations between layers ('relu' and 'tanh')"),
         (nn.Sequential(nn.Linear(2, 3), nn.ReLU()), "not supported yet: 1 linear layer "),
         (nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3), nn.Linear(3, 1)),
          "unsupported layer 1: BatchNorm1d"),

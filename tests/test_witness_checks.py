@@ -10,6 +10,7 @@ from flint import arb, ctx
 from hypothesis import HealthCheck, given, settings
 
 from certify.evidence import PairWitness, PointWitness
+from certify.problem import Problem
 from certify.verify import verify
 from certify.verify.balls import lower_float, norm_lower, norm_upper
 from models import TwoLayerNetwork
@@ -34,27 +35,27 @@ def random_net(activation: str, seed: int, k: int = 6, d: int = 4, m: int = 3) -
 
 
 def test_point_in_a_region_verifies_its_exact_gradient_norm() -> None:
-    verdict = verify(toy(), PointWitness(value=1.0, point=np.array([0.5])))
+    verdict = verify(Problem(toy()), PointWitness(value=1.0, point=np.array([0.5])))
     assert verdict.verified and verdict.value == 1.0 and verdict.note == ""
 
 
 def test_inflated_claims_are_not_verified_above_the_truth() -> None:
-    point = verify(toy(), PointWitness(value=5.0, point=np.array([0.5])))
+    point = verify(Problem(toy()), PointWitness(value=5.0, point=np.array([0.5])))
     assert point.verified and point.value == 1.0 and "claimed" in point.note
-    pair = verify(toy(), PairWitness(value=5.0, x=np.array([0.25]), y=np.array([2.0])))
+    pair = verify(Problem(toy()), PairWitness(value=5.0, x=np.array([0.25]), y=np.array([2.0])))
     assert pair.verified and pair.value <= 0.75 / 1.75 and "claimed" in pair.note
 
 
 @pytest.mark.parametrize("x", [0.0, 1.0])
 def test_point_on_a_relu_kink_is_refused(x: float) -> None:
-    verdict = verify(toy(), PointWitness(value=1.0, point=np.array([x])))
+    verdict = verify(Problem(toy()), PointWitness(value=1.0, point=np.array([x])))
     assert not verdict.verified and "kink" in verdict.note
 
 
 @pytest.mark.parametrize("activation", ["leaky_relu(0.1)", "leaky_relu(-0.5)", "elu(0.5)"])
 def test_point_on_other_kinks_is_refused(activation: str) -> None:
     net = TwoLayerNetwork.create([[1.0, 2.0]], [[1.0]], b=[-3.0], activation=activation)
-    assert not verify(net, PointWitness(value=1.0, point=np.array([1.0, 1.0]))).verified
+    assert not verify(Problem(net), PointWitness(value=1.0, point=np.array([1.0, 1.0]))).verified
 
 
 def test_kinks_of_neurons_that_cannot_change_f_are_harmless() -> None:
@@ -62,19 +63,19 @@ def test_kinks_of_neurons_that_cannot_change_f_are_harmless() -> None:
     net = TwoLayerNetwork.create(
         [[2.0], [0.0], [1.0]], [[3.0, 1.0, 0.0]], b=[1.0, 0.0, -1.0]
     )
-    verdict = verify(net, PointWitness(value=6.0, point=np.array([1.0])))
+    verdict = verify(Problem(net), PointWitness(value=6.0, point=np.array([1.0])))
     assert verdict.verified and verdict.value == 6.0
 
 
 def test_smooth_activations_have_no_kink_to_refuse() -> None:
     net = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="tanh")
-    verdict = verify(net, PointWitness(value=1.0, point=np.array([0.0])))
+    verdict = verify(Problem(net), PointWitness(value=1.0, point=np.array([0.0])))
     assert verdict.verified and verdict.value == 1.0
 
 
 def test_pair_of_equal_points_is_refused() -> None:
     x = np.array([0.5])
-    verdict = verify(toy(), PairWitness(value=1.0, x=x, y=x.copy()))
+    verdict = verify(Problem(toy()), PairWitness(value=1.0, x=x, y=x.copy()))
     assert not verdict.verified and "coincide" in verdict.note
 
 
@@ -88,15 +89,15 @@ def test_pair_of_equal_points_is_refused() -> None:
     ],
 )
 def test_malformed_points_are_refused(witness: PointWitness | PairWitness) -> None:
-    assert not verify(toy(), witness).verified
+    assert not verify(Problem(toy()), witness).verified
 
 
 def test_zero_network_verifies_zero() -> None:
     net = TwoLayerNetwork.create([[1.0, -1.0]], [[0.0]], b=[0.0])
-    assert verify(net, PointWitness(value=0.0, point=np.zeros(2))) == verify(
-        net, PairWitness(value=0.0, x=np.zeros(2), y=np.ones(2))
+    assert verify(Problem(net), PointWitness(value=0.0, point=np.zeros(2))) == verify(
+        Problem(net), PairWitness(value=0.0, x=np.zeros(2), y=np.ones(2))
     )
-    assert verify(net, PointWitness(value=0.0, point=np.zeros(2))).value == 0.0
+    assert verify(Problem(net), PointWitness(value=0.0, point=np.zeros(2))).value == 0.0
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
@@ -106,11 +107,11 @@ def test_verified_values_match_floating_point_on_ordinary_inputs(activation: str
     for _ in range(5):
         x, y = rng.standard_normal(net.d), rng.standard_normal(net.d)
         gradient = np.linalg.norm(net.jacobian(x), ord=2)
-        point = verify(net, PointWitness(value=gradient, point=x))
+        point = verify(Problem(net), PointWitness(value=gradient, point=x))
         assert point.verified and point.note == ""
         assert point.value == pytest.approx(gradient, rel=1e-10)
         secant = np.linalg.norm(net(x) - net(y)) / np.linalg.norm(x - y)
-        pair = verify(net, PairWitness(value=secant, x=x, y=y))
+        pair = verify(Problem(net), PairWitness(value=secant, x=x, y=y))
         assert pair.verified and pair.value == pytest.approx(secant, rel=1e-10)
 
 
@@ -119,7 +120,7 @@ def test_close_pairs_keep_their_accuracy() -> None:
     x = np.random.default_rng(6).standard_normal(net.d)
     y = x + 1e-9
     secant = np.linalg.norm(net.jacobian(x) @ (y - x)) / np.linalg.norm(y - x)
-    verdict = verify(net, PairWitness(value=secant, x=x, y=y))
+    verdict = verify(Problem(net), PairWitness(value=secant, x=x, y=y))
     assert verdict.value == pytest.approx(secant, rel=1e-6)
 
 
@@ -127,7 +128,8 @@ def test_big_networks_verify() -> None:
     net = random_net("relu", seed=7, k=50, d=784, m=10)
     x = np.random.default_rng(8).standard_normal(784)
     gradient = np.linalg.norm(net.jacobian(x), ord=2)
-    assert verify(net, PointWitness(value=gradient, point=x)).value == pytest.approx(gradient)
+    verdict = verify(Problem(net), PointWitness(value=gradient, point=x))
+    assert verdict.value == pytest.approx(gradient)
 
 
 @SETTINGS
@@ -135,7 +137,7 @@ def test_big_networks_verify() -> None:
 def test_verified_point_values_never_exceed_a_proven_upper_end(net: TwoLayerNetwork) -> None:
     """The exact ‖J(x)‖₂ is at most ‖J(x)‖_F, bounded above here in exact ball arithmetic."""
     x = np.random.default_rng(net.k).standard_normal(net.d)
-    verdict = verify(net, PointWitness(value=math.inf, point=x))
+    verdict = verify(Problem(net), PointWitness(value=math.inf, point=x))
     if not verdict.verified:
         return
     with ctx.workprec(200):

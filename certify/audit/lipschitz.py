@@ -15,6 +15,7 @@ from typing import Literal
 from models import TwoLayerNetwork
 
 from ..methods import not_globally_lipschitz
+from ..problem import Problem
 from ..report import Report
 from .schedule import Attempt, Progress, by_cost, interleave, plan, run_in_order
 
@@ -56,15 +57,15 @@ def audit_lipschitz(
     """
     if not (math.isfinite(claim) and claim >= 0.0):
         raise ValueError(f"the claimed Lipschitz constant must be finite and ≥ 0, got {claim}")
-    reason = not_globally_lipschitz(net)
+    reason = not_globally_lipschitz(Problem(net))
     if reason is not None:
         raise ValueError(reason)
     schedule = plan(net, interleave(by_cost("upper"), by_cost("lower")))
     attempts: list[Attempt] = []
-    report = Report(model=net.describe(), methods=())
+    report = Report(model=Problem(net).describe(), methods=())
     for attempt in run_in_order(net, schedule.runnable, time_limit, seed, progress):
         attempts.append(attempt)
-        report = Report(model=net.describe(), methods=tuple(a.result for a in attempts))
+        report = Report(model=Problem(net).describe(), methods=tuple(a.result for a in attempts))
         outcome = settle(report, claim)
         if outcome != "UNDECIDED":
             return ClaimAudit(claim, outcome, report)

@@ -27,6 +27,7 @@ from flint import arb
 from models import TwoLayerNetwork
 
 from ..methods import not_globally_lipschitz
+from ..problem import Problem
 from ..report import MethodResult, Report
 from ..verify.balls import lower_float
 from .attack import attack
@@ -106,10 +107,10 @@ def _upper_bounds(
     """Run the upper-bound methods cheapest first until every claim whose margins are provably
     positive is certified, or the time is spent."""
     results: list[MethodResult] = []
-    report = Report(net.describe(), ())
+    report = Report(Problem(net).describe(), ())
     for attempt in run_in_order(net, plan(net, by_cost("upper")).runnable, seconds, seed, progress):
         results.append(attempt.result)
-        report = Report(net.describe(), tuple(results))
+        report = Report(Problem(net).describe(), tuple(results))
         slope = _slope(net, report)
         if slope is not None and all(
             _certify(m, r, slope) for m, r in zip(point_margins, radii, strict=True) if _positive(m)
@@ -155,7 +156,7 @@ def audit_radii(
 
     Raises ValueError for a network that has no global Lipschitz constant.
     """
-    reason = not_globally_lipschitz(net)
+    reason = not_globally_lipschitz(Problem(net))
     if reason is not None:
         raise ValueError(reason)
     deadline = time.monotonic() + time_limit

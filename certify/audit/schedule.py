@@ -17,6 +17,7 @@ from models import TwoLayerNetwork
 
 from ..api import run_method
 from ..methods import Kind, get_method, method_names
+from ..problem import Problem
 from ..report import MethodResult
 
 __all__ = ["COST_ORDER", "Attempt", "Plan", "by_cost", "interleave", "plan", "run_in_order"]
@@ -53,7 +54,7 @@ def plan(net: TwoLayerNetwork, names: Sequence[str]) -> Plan:
     """Split ``names`` into the methods that apply to ``net`` and the reasons for the rest."""
     runnable, skipped = [], {}
     for name in names:
-        reason = get_method(name).why_not(net)
+        reason = get_method(name).why_not(Problem(net))
         if reason is None:
             runnable.append(name)
         else:
@@ -93,4 +94,4 @@ def run_in_order(
         if progress is not None:
             progress(name)
         allowance = remaining / (len(names) - position)
-        yield Attempt(run_method(name, net, allowance, seed), allowance)
+        yield Attempt(run_method(name, Problem(net), allowance, seed), allowance)

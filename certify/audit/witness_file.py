@@ -25,6 +25,7 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from ..evidence import PairWitness, PointWitness, Witness
+from ..problem import Problem
 from ..verify import Verdict, verify
 
 __all__ = [
@@ -135,4 +136,4 @@ def load_refutation(path: str | os.PathLike) -> Refutation:
 
 def recheck(net: TwoLayerNetwork, refutation: Refutation) -> Verdict:
     """Re-verify the saved witness on ``net``: a proven lower bound on Lip(f), or a failure."""
-    return verify(net, refutation.witness)
+    return verify(Problem(net), refutation.witness)

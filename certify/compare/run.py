@@ -15,6 +15,7 @@ from models import TwoLayerNetwork
 
 from ..api import run_method
 from ..methods import get_method, method_names
+from ..problem import Problem
 from ..report import MethodResult, Report
 
 __all__ = ["Comparison", "compare", "ratio", "selected_methods"]
@@ -64,8 +65,8 @@ def compare(
         for name in methods:
             if progress is not None:
                 progress(source, name, None)
-            results.append(run_method(name, net, time_limit, seed))
+            results.append(run_method(name, Problem(net), time_limit, seed))
             if progress is not None:
                 progress(source, name, results[-1])
-        comparisons.append(Comparison(source, Report(net.describe(), tuple(results))))
+        comparisons.append(Comparison(source, Report(Problem(net).describe(), tuple(results))))
     return comparisons

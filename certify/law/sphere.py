@@ -27,8 +27,9 @@ from models import TwoLayerNetwork
 
 from ..evidence import Witness
 from ..methods import Budget
+from ..problem import Problem
 from ..verify.balls import PRECISION, jacobian_product, lower_float, norm_lower, norm_upper
-from ..verify.dispatch import Verdict, checker, verify
+from ..verify.dispatch import Verdict, checker, unsupported, verify
 from ..verify.norms import top_direction
 
 __all__ = ["SphereWitness", "search_sphere", "sphere_lower_bound", "tangential_norms"]
@@ -128,14 +129,17 @@ def sphere_lower_bound(
     """The verified lower bound on Lip_S(f) of the best candidate that passes the rigorous check
     (trying the best ``_CANDIDATES``), with its witness; 0 and None when none passes."""
     for witness in search_sphere(net, budget, count, starts)[:_CANDIDATES]:
-        verdict = verify(net, witness)
+        verdict = verify(Problem(net), witness)
         if verdict.verified:
             return verdict.value, witness
     return 0.0, None
 
 
 @checker.register
-def _(witness: SphereWitness, net: TwoLayerNetwork) -> Verdict:
+def _(witness: SphereWitness, problem: Problem) -> Verdict:
+    if reason := unsupported(problem):
+        return Verdict.failed(reason)
+    net = problem.net
     p = np.asarray(witness.point, dtype=np.float64)
     v = np.asarray(witness.direction, dtype=np.float64)
     if p.shape != (net.d,) or v.shape != (net.d,):

@@ -17,17 +17,18 @@ from typing import ClassVar
 import numpy as np
 import torch
 
-from models import TwoLayerNetwork
+from models import Network, TwoLayerNetwork
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, register
+from ..methods import Budget, Kind, outside_scope, register
+from ..problem import Problem
 from .search import gradient_norms, length_scales, sample, top_direction
 
 __all__ = ["GradientAscent"]
 
 Tensor = torch.Tensor
 #: σ'(z) (smoothed where it jumps) from the pre-activation z, the gate g and the parameter p.
-_SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
+SMOOTH_SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
     "relu": lambda z, g, p: g,
     "leaky_relu": lambda z, g, p: p + (1.0 - p) * g,
     "elu": lambda z, g, p: g + (1.0 if p is None else p) * torch.exp(z.clamp(max=0.0)) * (1 - g),
@@ -41,7 +42,7 @@ _SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
     "cube": lambda z, g, p: 3.0 * z * z,
 }
 #: τ falls geometrically from the first to the last over the steps of an ascent.
-_TEMPERATURES = (0.5, 1e-4)
+TEMPERATURES = (0.5, 1e-4)
 #: Moves along the top right singular vector tried after an ascent, relative to ‖x‖ + 1.
 _NUDGES = (0.0, 1e-3, -1e-3, 1e-6, -1e-6)
 
@@ -65,12 +66,13 @@ class GradientAscent:
     max_rounds: int = 8
     samples: int = 1000
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        if net.activation.name not in _SLOPES:
-            return f"no smooth surrogate of the derivative of {net.activation.spec!r}"
-        return None
+    def why_not(self, problem: Problem) -> str | None:
+        if reason := outside_scope(problem, self.kind):
+            return reason
+        return no_smooth_surrogate(problem.net)
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> PointWitness:
+    def run(self, problem: Problem, budget: Budget) -> PointWitness:
+        net = problem.net
         points, norms = self.search(net, budget)
         return PointWitness(value=max(float(norms[0]), 0.0), point=points[0])
 
@@ -102,20 +104,20 @@ def _ascend(net: TwoLayerNetwork, starts: np.ndarray, steps: int, budget: Budget
     row_norms = torch.where(row_norms > 0, row_norms, 1.0)
     radius = torch.tensor(np.linalg.norm(starts, axis=1), dtype=torch.float64)
     radius = radius.clamp(min=1e-3 * float(radius.max().clamp(min=1e-300)))[:, None]
-    slope = _SLOPES[net.activation.name]
+    slope = SMOOTH_SLOPES[net.activation.name]
     parameter = net.activation.parameter
     unit = torch.tensor(starts, dtype=torch.float64) / radius
     unit.requires_grad_(True)
     directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
     best, best_norms = starts.copy(), gradient_norms(net, starts)
-    for step, temperature in enumerate(np.geomspace(*_TEMPERATURES, steps)):
+    for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
         z = (radius * unit) @ W.T + b
         slopes = slope(z, torch.sigmoid(z / (temperature * radius * row_norms)), parameter)
         image = (slopes * (directions @ W.T)) @ A.T
         (gradient,) = torch.autograd.grad((image**2).sum(), unit)
         with torch.no_grad():
-            unit += temperature * _normalised(gradient)
-            directions = _normalised(((image @ A) * slopes) @ W, directions)
+            unit += temperature * normalised(gradient)
+            directions = normalised(((image @ A) * slopes) @ W, directions)
         last = step == steps - 1 or budget.expired()
         if last or step % 10 == 9:
             current = (radius * unit).detach().numpy()
@@ -127,7 +129,14 @@ def _ascend(net: TwoLayerNetwork, starts: np.ndarray, steps: int, budget: Budget
     return best
 
 
-def _normalised(rows: Tensor, fallback: Tensor | None = None) -> Tensor:
+def no_smooth_surrogate(net: Network) -> str | None:
+    """Why the ascent cannot smooth σ' for ``net``'s activation, if it cannot."""
+    if net.activation.name not in SMOOTH_SLOPES:
+        return f"no smooth surrogate of the derivative of {net.activation.spec!r}"
+    return None
+
+
+def normalised(rows: Tensor, fallback: Tensor | None = None) -> Tensor:
     """Each row scaled to unit length; rows that vanish or are not finite become the fallback
     row (zero when there is none)."""
     norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)

@@ -19,6 +19,7 @@ from models import TwoLayerNetwork
 
 from ..evidence import PairWitness
 from ..methods import Budget, Kind, register
+from ..problem import Problem
 from ..verify.floating import UNIT_ROUNDOFF
 from .ascent import GradientAscent
 from .search import top_direction
@@ -41,10 +42,11 @@ class PairSearch:
     ascent: GradientAscent = field(default_factory=GradientAscent)
     refine_steps: int = 30
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        return self.ascent.why_not(net)
+    def why_not(self, problem: Problem) -> str | None:
+        return self.ascent.why_not(problem)
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> PairWitness:
+    def run(self, problem: Problem, budget: Budget) -> PairWitness:
+        net = problem.net
         points, _ = self.ascent.search(net, budget)
         x, y = _best_symmetric_pair(net, points[0])
         for _ in range(self.refine_steps):

@@ -20,7 +20,8 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, register
+from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
+from ..problem import Problem
 from ..regions import active_neurons, chebyshev_center
 from .search import gradient_norms, length_scales, sample
 
@@ -80,12 +81,11 @@ class PatternSearch:
     starts: int = 8
     tries: int = 64
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        if not net.activation.piecewise_linear:
-            return f"activation {net.activation.spec!r} is not piecewise linear"
-        return None
+    def why_not(self, problem: Problem) -> str | None:
+        return outside_scope(problem, self.kind) or not_piecewise_linear(problem.net)
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> PointWitness:
+    def run(self, problem: Problem, budget: Budget) -> PointWitness:
+        net = problem.net
         rng = np.random.default_rng(budget.seed)
         points, norms = sample(net, self.samples, rng, budget, length_scales(net))
         best_point = points[int(np.argmax(norms))]

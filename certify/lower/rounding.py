@@ -32,7 +32,8 @@ from scipy.optimize import linprog
 from models import TwoLayerNetwork
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, register
+from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
+from ..problem import Problem
 from ..regions import active_neurons
 from ..threads import single_threaded
 from ..upper.subtree import SubtreeBound
@@ -73,12 +74,11 @@ class SDPRounding:
     starts: int = 16
     tries: int = 8
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        if not net.activation.piecewise_linear:
-            return f"activation {net.activation.spec!r} is not piecewise linear"
-        return None
+    def why_not(self, problem: Problem) -> str | None:
+        return outside_scope(problem, self.kind) or not_piecewise_linear(problem.net)
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> PointWitness:
+    def run(self, problem: Problem, budget: Budget) -> PointWitness:
+        net = problem.net
         active = active_neurons(net)
         if active.size == 0:
             return PointWitness(0.0, np.zeros(net.d))

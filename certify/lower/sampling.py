@@ -9,10 +9,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from models import TwoLayerNetwork
-
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, register
+from ..methods import Budget, Kind, outside_scope, register
+from ..problem import Problem
 from .search import sample
 
 __all__ = ["GradientSampling"]
@@ -29,10 +28,11 @@ class GradientSampling:
 
     count: int = 1000
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        return None
+    def why_not(self, problem: Problem) -> str | None:
+        return outside_scope(problem, self.kind)
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> PointWitness:
+    def run(self, problem: Problem, budget: Budget) -> PointWitness:
+        net = problem.net
         points, norms = sample(net, self.count, np.random.default_rng(budget.seed), budget)
         best = int(np.argmax(norms))
         return PointWitness(value=max(float(norms[best]), 0.0), point=points[best])

@@ -27,7 +27,8 @@ from models import TwoLayerNetwork
 
 from ..evidence import Certificate, PointWitness
 from ..lower.rounding import SDPRounding
-from ..methods import Budget, Kind, register
+from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
+from ..problem import Problem
 from ..regions import PrefixLP, active_neurons
 from ..threads import single_threaded
 from ..verify.dispatch import verify
@@ -119,7 +120,7 @@ class _Search:
     def _seed(self) -> None:
         """Start from the best point that `SDPRounding` finds in a quarter of the time left."""
         allowance = Budget(self.budget.remaining() / 4, self.budget.seed)
-        self._offer(SDPRounding(starts=_SEED_STARTS).run(self.net, allowance).point)
+        self._offer(SDPRounding(starts=_SEED_STARTS).run(Problem(self.net), allowance).point)
 
     def _root(self) -> _Node:
         centre = self.bound.centre(())
@@ -227,15 +228,16 @@ class ExactRegions:
     #: The search tree may have 2^max_neurons leaves; the time budget decides how many it visits.
     max_neurons: ClassVar[int] = 32
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        if not net.activation.piecewise_linear:
-            return f"activation {net.activation.spec!r} is not piecewise linear"
-        count = len(active_neurons(net))
+    def why_not(self, problem: Problem) -> str | None:
+        if reason := outside_scope(problem, self.kind) or not_piecewise_linear(problem.net):
+            return reason
+        count = len(active_neurons(problem.net))
         if count > self.max_neurons:
             return f"{count} active neurons exceed the limit of {self.max_neurons}"
         return None
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> ExactCertificate:
+    def run(self, problem: Problem, budget: Budget) -> ExactCertificate:
+        net = problem.net
         with single_threaded():
             return _Search(net, budget).run()
 
@@ -251,11 +253,12 @@ def exact_lipschitz(net: TwoLayerNetwork, seconds: float = math.inf) -> tuple[fl
     from ..verify.checks.exact import gradient_norm_lower
 
     method = ExactRegions()
-    reason = method.why_not(net)
+    problem = Problem(net)
+    reason = method.why_not(problem)
     if reason is not None:
         raise ValueError(reason)
-    certificate = method.run(net, Budget(seconds=seconds))
-    verdict = verify(net, certificate)
+    certificate = method.run(problem, Budget(seconds=seconds))
+    verdict = verify(problem, certificate)
     if not verdict.verified:
         raise RuntimeError(f"exact certificate rejected: {verdict.note}")
     witness = certificate.witness

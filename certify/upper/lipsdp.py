@@ -1,14 +1,22 @@
 """LipSDP-Neuron and LipSDP-Layer (Fazlyab, Robey, Hassani, Morari, Pappas, NeurIPS 2019).
 
-For σ slope-restricted in [α, β], each neuron obeys the quadratic constraint
-(Δz_i − αΔv_i)(βΔv_i − Δz_i) ≥ 0 with Δv = WΔx, Δz = Δσ; summing it with weights t_i ≥ 0
-(S-procedure, their Theorem 1) shows that N(ρ, diag(t)) ⪰ 0 implies ‖AΔz‖² ≤ ρ‖Δx‖², i.e.
-Lip(f) ≤ √ρ (see `certify.upper.lipsdp_solvers` for N).  LipSDP-Neuron has one t_i per neuron,
-LipSDP-Layer a single t for all.  The coupled "LipSDP-Network" multipliers are deliberately
-absent: they are unsound (a counterexample is in tests/test_lipsdp.py).
+For neuron i slope-restricted in [α_i, β_i], the quadratic constraint
+(Δz_i − α_iΔv_i)(β_iΔv_i − Δz_i) ≥ 0 with Δv = WΔx, Δz = Δσ, summed with weights t_i ≥ 0
+(S-procedure, their Theorem 1), shows that an LMI in (ρ, t) implies ‖AΔz‖² ≤ ρ‖Δx‖², i.e.
+Lip(f) ≤ √ρ (the centred LMI of `certify.upper.lipsdp_solvers`).  LipSDP-Neuron has one t_i per
+neuron, LipSDP-Layer a single t for all.  The intervals are the activation's sector for every
+neuron over R^d, and on a domain those proven by interval bound propagation
+(`certify.propagation.slope_intervals`; e.g. [0, 0] for a ReLU that is never
+active there) plug in the same way.  A neuron with α_i = β_i is linear and needs no multiplier
+(its t_i is +∞).  The coupled "LipSDP-Network" multipliers are deliberately absent: they are
+unsound (a counterexample is in tests/test_lipsdp.py).
 
 Only neurons that can change f enter the LMI (`certify.regions.active_neurons`); if there are
-none, f is constant and the certificate claims 0.
+none, f is constant and the certificate claims 0.  Every t > 0 with C(t) ≻ 0 gives a valid bound,
+so a solver that runs out of time still returns its best multipliers.  The multipliers come from
+an interior-point method (`certify.upper.lipsdp_barrier`), L-BFGS on the smoothed Schur form
+(`certify.upper.lipsdp_solvers`) or SCS (`certify.upper.lipsdp_cone`); none is trusted, and
+`certify.verify.checks.lipsdp` proves the LMI for the claimed ρ.
 """
 
 from __future__ import annotations
@@ -19,38 +27,66 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from models import TwoLayerNetwork
-
 from ..evidence import Certificate
-from ..methods import Budget, Kind, not_globally_lipschitz, register
+from ..methods import Budget, Kind, outside_scope, register
+from ..problem import Problem
+from ..propagation import slope_intervals
 from ..regions import active_neurons
 from ..threads import single_threaded
+from .lipsdp_barrier import minimise_barrier
+from .lipsdp_cone import solve_cone
 from .lipsdp_solvers import (
+    Centred,
     SchurForm,
+    Solution,
     minimise_layer,
     minimise_neuron,
     safe_multipliers,
-    solve_cone,
 )
 
 __all__ = ["LipSDPCertificate", "LipSDPLayer", "LipSDPNeuron"]
 
 Variant = Literal["neuron", "layer"]
-Solver = Literal["auto", "scs", "structured"]
+Solver = Literal["auto", "barrier", "smoothed", "scs"]
 
 #: Relative increases tried when a solver's multipliers leave C(t) (numerically) indefinite.
 _REPAIR_FACTORS = (1.0, 1.0 + 1e-9, 1.0 + 1e-6, 1.0 + 1e-3, 1.1, 2.0)
+#: The interior-point solver keeps k×k matrices and takes O(k²d + k³) per step; "auto" uses it
+#: while k ≤ 2(min(d, k) + m), so that memory stays O(kd), or k ≤ this many neurons.  Beyond,
+#: the first-order solver is faster to a tolerance of 10⁻³ and stays within O(kd) memory
+#: (measured at d = 1000, k = 4096, m = 1: 7·10⁻⁴ from the optimum in 31 s adding 130 MB; the
+#: interior-point solver took 187 s adding 760 MB to converge; benchmarks/README.md).
+_BARRIER_NEURONS = 1024
+#: Accuracy, in log t, of the LipSDP-Layer search: exact for the layer method, coarse where it
+#: only starts the interior-point solver (which took as few steps from there, measured).
+_LAYER_ACCURACY, _START_ACCURACY = 1e-10, 0.5
+#: The interior-point solver starts from that search while min(d, k) is at most this (each
+#: trial is a dense eigenvalue problem on the CPU), else from `safe_multipliers` (measured at
+#: d = 784, k = 1024: 40 Newton steps from there instead of 29).
+_SEARCHED_START = 1500
 
 
 @dataclass(frozen=True)
 class LipSDPCertificate(Certificate):
-    """Claimed N(rho, diag(multipliers)) ⪰ 0 for the sub-network of the ``neurons`` (indices
-    into the hidden layer; every other neuron has w_i = 0 or A[:, i] = 0); value = √rho."""
+    """Claimed M(rho, multipliers) ⪰ 0 (the centred LMI) for the sub-network of the ``neurons``
+    (indices into the hidden layer; every other neuron has w_i = 0 or A[:, i] = 0) with neuron
+    ``neurons[j]`` slope-restricted in [slopes_lower[j], slopes_upper[j]]; value = √rho.
+    Multiplier +inf marks a neuron with slopes_lower = slopes_upper (no δ_i, no multiplier).
+    Slopes None stand for the activation's [α, β] for every neuron.
+
+    ``solver`` names the solver that found the multipliers, and ``sdp_lower`` is its
+    floating-point estimate of a lower bound on the optimal LipSDP value √min ρ (NaN when
+    unknown): they report how the bound was found and the SDP gap, and prove nothing.
+    """
 
     rho: float
     multipliers: np.ndarray = field(repr=False)
     neurons: np.ndarray = field(repr=False)
     variant: Variant
+    solver: str = ""
+    sdp_lower: float = math.nan
+    slopes_lower: np.ndarray | None = field(default=None, repr=False)
+    slopes_upper: np.ndarray | None = field(default=None, repr=False)
 
 
 class _LipSDP:
@@ -60,47 +96,78 @@ class _LipSDP:
     default: ClassVar[bool] = True
     variant: ClassVar[Variant]
 
-    def __init__(self, solver: Solver = "auto") -> None:
-        """``"scs"``: the LMI with cvxpy + SCS; ``"structured"`` (and ``"auto"``): the Schur
-        form, which was faster and at least as tight as SCS on every net compared (d + k ≤ 70),
-        and takes seconds where SCS takes an hour (784→50→10 MNIST net)."""
-        if solver not in ("auto", "scs", "structured"):
+    def __init__(self, solver: Solver = "auto", tolerance: float = 1e-6) -> None:
+        """``"barrier"``: the interior-point solver (`certify.upper.lipsdp_barrier`);
+        ``"smoothed"``: L-BFGS on the smoothed Schur form; ``"scs"``: the LMI with cvxpy + SCS;
+        ``"auto"``: the barrier while its k×k matrices fit (see ``_BARRIER_NEURONS``), else
+        smoothed.  LipSDP-Layer always uses a line search (or SCS).  The neuron solvers stop once
+        the bound is within ``tolerance`` (relative) of their lower bound on the optimum."""
+        if solver not in ("auto", "barrier", "smoothed", "scs"):
             raise ValueError(f"unknown LipSDP solver {solver!r}")
-        self.solver = solver
+        if not tolerance >= 0.0:
+            raise ValueError(f"tolerance must be non-negative, got {tolerance}")
+        self.solver, self.tolerance = solver, tolerance
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        return not_globally_lipschitz(net)
+    def why_not(self, problem: Problem) -> str | None:
+        return outside_scope(problem, self.kind, domain_aware=True)
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> LipSDPCertificate:
+    def run(self, problem: Problem, budget: Budget) -> LipSDPCertificate:
+        net = problem.net
         neurons = active_neurons(net)
         if neurons.size == 0:
-            return LipSDPCertificate(0.0, 0.0, np.zeros(0), neurons, self.variant)
-        W, A = net.W[neurons], net.A[:, neurons]
-        alpha, beta = net.activation.slope_lower, net.activation.slope_upper
-        form = SchurForm(W, A, alpha, beta)
+            return LipSDPCertificate(0.0, 0.0, np.zeros(0), neurons, self.variant, "none")
+        lower, upper = (slopes[neurons] for slopes in slope_intervals(net, problem.domain))
+        data = Centred.of(net.W[neurons], net.A[:, neurons], lower, upper)
+        form = SchurForm(data)
+        solver, solution = self._solve(form, budget)
         with single_threaded():
-            t = None
-            if self.solver == "scs":
-                t = solve_cone(W, A, alpha, beta, self.variant == "layer", budget.remaining())
-            if t is None:
-                t = self._structured(form, budget)
-            t = _repaired(form, t)
-            rho = form.value(t)
-        return LipSDPCertificate(math.sqrt(rho), rho, t, neurons, self.variant)
+            t = _repaired(form, solution.t)
+            rho = solution.rho if t is solution.t and solution.rho is not None else form.value(t)
+        sdp_lower = math.nan if solution.lower is None else math.sqrt(min(solution.lower, rho))
+        return LipSDPCertificate(math.sqrt(rho), rho, data.expand(t), neurons, self.variant,
+                                 solver, sdp_lower, lower, upper)
 
-    def _structured(self, form: SchurForm, budget: Budget) -> np.ndarray:
-        layer = minimise_layer(form, budget.remaining())
-        if self.variant == "layer":
-            return layer
-        return minimise_neuron(form, layer, budget.remaining())
+    def _solve(self, form: SchurForm, budget: Budget) -> tuple[str, Solution]:
+        """The name of the solver that ran, and its solution."""
+        if form.size == 0:
+            return "no multipliers", Solution(np.zeros(0))
+        if self.solver == "scs":
+            t = solve_cone(form.data, self.variant == "layer", budget.remaining())
+            if t is not None:
+                return "scs", Solution(t)
+        neuron = self.variant == "neuron"
+        barrier = neuron and (self.solver == "barrier" or (self.solver == "auto" and _fits(form)))
+        with single_threaded():
+            if barrier and min(form.V.shape) > _SEARCHED_START:
+                start = safe_multipliers(form.A)
+            else:
+                start = minimise_layer(form, budget.remaining(),
+                                       _START_ACCURACY if barrier else _LAYER_ACCURACY)
+            if not neuron:
+                return "line search", Solution(start)
+            if not barrier:
+                return "smoothed", minimise_neuron(form, start, budget.remaining(), self.tolerance)
+        try:
+            return "barrier", minimise_barrier(form.data, start, budget.remaining(),
+                                               self.tolerance)
+        except ArithmeticError:
+            return "fallback", Solution(start)
+
+
+def _fits(form: SchurForm) -> bool:
+    """Whether "auto" picks the interior-point solver (see ``_BARRIER_NEURONS``)."""
+    k, d = form.V.shape
+    return k <= max(_BARRIER_NEURONS, 2 * (min(d, k) + form.B.shape[0]))
 
 
 def _repaired(form: SchurForm, t: np.ndarray) -> np.ndarray:
-    """t scaled up until C(t) ≻ 0 in floating point (non-positive entries replaced first)."""
+    """t, or t scaled up until C(t) ≻ 0 in floating point (non-positive entries replaced first)."""
+    if form.cholesky(t) is not None:
+        return t
     safe = safe_multipliers(form.A)
     t = np.where(t > 0.0, t, safe)
     for factor in _REPAIR_FACTORS:
-        if math.isfinite(form.value(factor * t)):
+        if form.cholesky(factor * t) is not None:
             return factor * t
     return safe
 

@@ -2,6 +2,7 @@
 
 Since J(x) = A·diag(σ'(Wx + b))·W with |σ'| ≤ L_σ = max(|α|, |β|), sub-multiplicativity gives the
 bound (Szegedy et al. 2014; Theorem 5 of Bubeck, Li, Nagaraj 2021).  Cheap and always valid.
+Deep MLPs get the product over all layers (`certify.upper.deep_spectral`).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from models import TwoLayerNetwork
+from models import DeepNetwork, TwoLayerNetwork
 
 from ..evidence import Certificate
-from ..methods import Budget, Kind, not_globally_lipschitz, register
+from ..methods import Budget, Kind, outside_scope, register
+from ..problem import Problem
 from ..verify.norms import spectral_norm_estimate
+from .deep_spectral import LayerProductCertificate, layer_product
 
 __all__ = ["SpectralCertificate", "SpectralProduct"]
 
@@ -34,10 +37,15 @@ class SpectralProduct:
     kind: ClassVar[Kind] = "upper"
     default: ClassVar[bool] = True
 
-    def why_not(self, net: TwoLayerNetwork) -> str | None:
-        return not_globally_lipschitz(net)
+    def why_not(self, problem: Problem) -> str | None:
+        return outside_scope(problem, self.kind, networks=(TwoLayerNetwork, DeepNetwork))
 
-    def run(self, net: TwoLayerNetwork, budget: Budget) -> SpectralCertificate:
+    def run(
+        self, problem: Problem, budget: Budget
+    ) -> SpectralCertificate | LayerProductCertificate:
+        net = problem.net
+        if isinstance(net, DeepNetwork):
+            return layer_product(net)
         norm_W = spectral_norm_estimate(net.W)
         norm_A = spectral_norm_estimate(net.A)
         value = norm_A * net.activation.lipschitz * norm_W

@@ -22,8 +22,11 @@ __all__ = [
     "arb_matrix",
     "jacobian_product",
     "lower_float",
+    "max_abs_lower",
+    "max_abs_upper",
     "norm_lower",
     "norm_upper",
+    "upper_float",
 ]
 
 #: Working precision (bits) of the witness checks: balls stay ~2⁻¹²⁸ wide relative to the data.
@@ -47,6 +50,19 @@ def norm_upper(entries: Iterable[arb]) -> arb:
     return sum((e.abs_upper() ** 2 for e in entries), arb(0)).sqrt()
 
 
+def max_abs_lower(entries: Iterable[arb]) -> arb:
+    """A ball whose lower end is ≤ ‖u‖∞ for every vector u in the box ``entries``: the largest of
+    the exact lower ends of the |u_i|."""
+    return max((e.abs_lower() for e in entries), default=arb(0))
+
+
+def max_abs_upper(entries: Iterable[arb]) -> arb:
+    """A ball whose upper end is ≥ ‖u‖∞ for every vector u in the box ``entries``: the largest of
+    the exact upper ends of the |u_i| (+inf when one is not finite)."""
+    ends = [e.abs_upper() for e in entries]
+    return max(ends, default=arb(0)) if all(e.is_finite() for e in ends) else arb(math.inf)
+
+
 def lower_float(value: arb) -> float:
     """A float ≤ every point of the ball (−inf when the ball is unbounded below or NaN)."""
     end = value.lower()
@@ -58,6 +74,11 @@ def lower_float(value: arb) -> float:
     while result > -math.inf and arb(result) > end:
         result = math.nextafter(result, -math.inf)
     return result
+
+
+def upper_float(value: arb) -> float:
+    """A float ≥ every point of the ball (+inf when the ball is unbounded above or NaN)."""
+    return -lower_float(-value)
 
 
 def jacobian_product(net: TwoLayerNetwork, columns: arb_mat) -> arb_mat | str:

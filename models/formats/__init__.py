@@ -1,4 +1,5 @@
-"""Reading and writing two-layer networks: PyTorch, safetensors, NumPy, MATLAB and ONNX files.
+"""Reading and writing networks (two or more linear layers): PyTorch, safetensors, NumPy, MATLAB
+and ONNX files.
 
 Files are data: nothing in them is executed (a pickled module is read only with explicit
 ``trust_pickle``).  Every problem surfaces as a `ModelFormatError` whose message is one line,
@@ -10,8 +11,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .. import Network
 from ..activations import UnknownActivationError
-from ..network import NetworkError, TwoLayerNetwork
+from ..network import NetworkError
 from .base import Format, LoadOptions
 from .errors import ModelFormatError, library_errors
 from .matlab import MATLAB
@@ -77,8 +79,9 @@ def _detect(path: Path) -> Format:
 
 def load_model(
     path: str | os.PathLike[str], activation: str | None = None, trust_pickle: bool = False
-) -> TwoLayerNetwork:
-    """The two-layer network stored in ``path``.
+) -> Network:
+    """The network stored in ``path``: a `TwoLayerNetwork` for two linear layers, a
+    `DeepNetwork` for more.
 
     ``activation`` names σ for files that store none (state dicts, files without metadata;
     default ReLU); it must agree with the file where the file names one.  ``trust_pickle``
@@ -93,7 +96,7 @@ def load_model(
         raise ModelFormatError(str(error), path) from error
 
 
-def save_model(net: TwoLayerNetwork, path: str | os.PathLike[str]) -> None:
+def save_model(net: Network, path: str | os.PathLike[str]) -> None:
     """Write ``net`` in the format named by the suffix of ``path``.
 
     A PyTorch state dict does not store the activation; every other format does.

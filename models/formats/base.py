@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import Network
 from ..activations import Activation, get_activation
-from ..network import TwoLayerNetwork
 from .errors import ModelFormatError
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Format",
     "LoadOptions",
     "activation_text",
+    "one_activation",
     "real_array",
     "settle_activation",
     "stored_text",
@@ -44,8 +45,8 @@ class Format:
     name: str
     suffixes: tuple[str, ...]
     kinds: frozenset[str | None]
-    load: Callable[[Path, LoadOptions], TwoLayerNetwork]
-    save: Callable[[TwoLayerNetwork, Path], None]
+    load: Callable[[Path, LoadOptions], Network]
+    save: Callable[[Network, Path], None]
 
 
 def activation_text(activation: Activation) -> str:
@@ -53,6 +54,17 @@ def activation_text(activation: Activation) -> str:
     if activation.parameter is None:
         return activation.name
     return f"{activation.name}({float(activation.parameter)!r})"
+
+
+def one_activation(specs: list[str]) -> str:
+    """The activation that every hidden layer shares; different ones are refused."""
+    different = [spec for spec in specs if spec != specs[0]]
+    if different:
+        raise ModelFormatError(
+            f"different activations between layers ({specs[0]!r} and {different[0]!r}); "
+            "only one activation throughout is supported"
+        )
+    return specs[0]
 
 
 def settle_activation(requested: str | None, stored: str | Activation | None) -> Activation:

@@ -19,7 +19,7 @@ def one_line(text: str) -> str:
 
 
 class ModelFormatError(ValueError):
-    """A file or module that cannot be read as a two-layer network.
+    """A file or module that cannot be read as a network.
 
     ``str(error)`` is one line, ``"<path>: <problem>"`` (just the problem while no path is known).
     """
@@ -35,12 +35,11 @@ class ModelFormatError(ValueError):
 
 
 def layer_count_error(count: int) -> ModelFormatError:
-    """The refusal for a network that does not have exactly two linear layers."""
+    """The refusal for a network with fewer than two linear layers."""
     if count == 0:
         return ModelFormatError("no linear layer found")
-    plural = "" if count == 1 else "s"
     return ModelFormatError(
-        f"not supported yet: {count} linear layer{plural} (only two-layer networks)"
+        f"not supported yet: {count} linear layer (a network needs at least two)"
     )
 
 

@@ -7,13 +7,15 @@ Keys follow ``torch.nn.Module.state_dict``: ``"<prefix>.weight"`` (out×in) with
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 
 import numpy as np
 
+from .. import Network
 from ..activations import Activation
-from ..network import TwoLayerNetwork
+from ..deep import linear_layers, network_from_layers
 from .errors import ModelFormatError, layer_count_error
 
 __all__ = ["network_from_state", "state_of"]
@@ -55,33 +57,37 @@ def _refuse_leftovers(state: Mapping[str, np.ndarray], prefixes: list[str]) -> N
             )
 
 
-def _refuse_ambiguous_order(first: str, second: str, W: np.ndarray, A: np.ndarray) -> None:
-    """Names like ``hidden``/``output`` carry no order; refuse when both orders fit the shapes."""
-    same_pattern = _NUMBER.sub("#", first) == _NUMBER.sub("#", second)
-    if not same_pattern and W.shape[1] == A.shape[0] and W.shape[0] == A.shape[1]:
-        raise ModelFormatError(
-            f"cannot tell whether layer {first!r} or {second!r} comes first "
-            "(name them with layer numbers, e.g. '0.weight' and '2.weight')"
-        )
+def _refuse_ambiguous_order(prefixes: list[str], weights: list[np.ndarray]) -> None:
+    """Names like ``hidden``/``output`` carry no order; refuse when another order of the layers
+    fits the shapes too (only when the names are not all numbered alike)."""
+    if len({_NUMBER.sub("#", prefix) for prefix in prefixes}) == 1:
+        return
+    for i, j in itertools.combinations(range(len(weights)), 2):
+        swapped = weights.copy()
+        swapped[i], swapped[j] = weights[j], weights[i]
+        if all(a.shape[0] == b.shape[1] for a, b in itertools.pairwise(swapped)):
+            raise ModelFormatError(
+                f"cannot tell whether layer {prefixes[i]!r} or {prefixes[j]!r} comes first "
+                "(name them with layer numbers, e.g. '0.weight' and '2.weight')"
+            )
 
 
-def network_from_state(
-    state: Mapping[str, np.ndarray], activation: Activation
-) -> TwoLayerNetwork:
-    """f(x) = A·σ(W x + b) + c from the two linear layers of ``state`` (missing biases are 0)."""
+def network_from_state(state: Mapping[str, np.ndarray], activation: Activation) -> Network:
+    """The network of the linear layers of ``state``, σ between them (missing biases are 0)."""
     prefixes = _ordered_prefixes(state)
     _refuse_leftovers(state, prefixes)
-    if len(prefixes) != 2:
+    if len(prefixes) < 2:
         raise layer_count_error(len(prefixes))
-    first, second = prefixes
-    W, A = state[_key(first, "weight")], state[_key(second, "weight")]
-    _refuse_ambiguous_order(first, second, W, A)
-    return TwoLayerNetwork.create(
-        W, A, b=state.get(_key(first, "bias")), c=state.get(_key(second, "bias")),
-        activation=activation,
-    )
+    weights = [state[_key(prefix, "weight")] for prefix in prefixes]
+    _refuse_ambiguous_order(prefixes, weights)
+    biases = [state.get(_key(prefix, "bias")) for prefix in prefixes]
+    return network_from_layers(weights, biases, activation)
 
 
-def state_of(net: TwoLayerNetwork) -> dict[str, np.ndarray]:
-    """The state-dict keys of ``Sequential(Linear, activation, Linear)`` for ``net``."""
-    return {"0.weight": net.W, "0.bias": net.b, "2.weight": net.A, "2.bias": net.c}
+def state_of(net: Network) -> dict[str, np.ndarray]:
+    """The state-dict keys of ``Sequential(Linear, activation, Linear, …)`` for ``net``: layer l
+    is module 2(l − 1)."""
+    state = {}
+    for index, (W, b) in enumerate(zip(*linear_layers(net), strict=True)):
+        state[f"{2 * index}.weight"], state[f"{2 * index}.bias"] = W, b
+    return state

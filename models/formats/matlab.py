@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from scipy.io import loadmat, savemat
 
-from ..network import TwoLayerNetwork
+from .. import Network
+from ..deep import linear_layers, network_from_layers
 from .base import Format, LoadOptions, activation_text, real_array, settle_activation, stored_text
 from .errors import ModelFormatError, layer_count_error, library_errors
 
@@ -60,17 +61,16 @@ def _biases(value: np.ndarray | None, count: int) -> list[np.ndarray | None]:
     return vectors
 
 
-def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
-    """W = W_1, A = W_2 (exactly two matrices), biases zero unless stored."""
+def load(path: Path, options: LoadOptions) -> Network:
+    """The matrices W_1 … W_L (at least two) as linear layers, biases zero unless stored."""
     variables = _read(path)
     matrices = _cell("weights", variables["weights"])
-    if len(matrices) != 2:
+    if len(matrices) < 2:
         raise layer_count_error(len(matrices))
-    b, c = _biases(variables.get("biases"), 2)
+    biases = _biases(variables.get("biases"), len(matrices))
     stored = stored_text("variable 'activation'", variables.get("activation"))
-    return TwoLayerNetwork.create(
-        matrices[0], matrices[1], b=b, c=c,
-        activation=settle_activation(options.activation, stored),
+    return network_from_layers(
+        matrices, biases, settle_activation(options.activation, stored)
     )
 
 
@@ -81,12 +81,14 @@ def _cell_of(arrays: list[np.ndarray]) -> np.ndarray:
     return cell
 
 
-def save(net: TwoLayerNetwork, path: Path) -> None:
-    """``weights`` = {W, A}, ``biases`` = {b, c} as column vectors, and ``activation``."""
+def save(net: Network, path: Path) -> None:
+    """``weights`` = {W_1, …, W_L}, ``biases`` = {b_1, …, b_L} as column vectors, and
+    ``activation``."""
+    weights, biases = linear_layers(net)
     with open(path, "wb") as file:  # a file object stops scipy from appending ".mat"
         savemat(file, {
-            "weights": _cell_of([net.W, net.A]),
-            "biases": _cell_of([net.b[:, None], net.c[:, None]]),
+            "weights": _cell_of(list(weights)),
+            "biases": _cell_of([b[:, None] for b in biases]),
             "activation": activation_text(net.activation),
         })
 

@@ -1,15 +1,22 @@
-"""NumPy ``.npz`` archives: arrays ``W`` (k×d), ``A`` (m×k, or a k-vector for m = 1), optional
-``b``, ``c`` (zero if absent) and ``activation`` (a 0-d string array, default ReLU).
+"""NumPy ``.npz`` archives, in one of two layouts, with an optional ``activation`` (a 0-d string
+array, default ReLU):
 
-Read with ``allow_pickle=False``, so object arrays, the only ones that could run code, are refused.
+* two layers: ``W`` (k×d), ``A`` (m×k, or a k-vector for m = 1), optional ``b``, ``c``;
+* any depth: ``W1`` … ``WL`` (out×in, L ≥ 2), optional ``b1`` … ``bL``.
+
+Missing biases are zero.  Read with ``allow_pickle=False``, so object arrays, the only ones that
+could run code, are refused.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 
+from .. import Network
+from ..deep import network_from_layers
 from ..network import TwoLayerNetwork
 from .base import (
     Format,
@@ -19,12 +26,15 @@ from .base import (
     settle_activation,
     stored_text,
 )
-from .errors import ModelFormatError, library_errors
+from .errors import ModelFormatError, layer_count_error, library_errors
 
 __all__ = ["NPZ"]
 
-_WEIGHTS = ("W", "A")
-_OPTIONAL = ("b", "c", "activation")
+Layers = tuple[list[np.ndarray], list[np.ndarray | None]]
+
+_TWO_LAYER = ("W", "A", "b", "c")
+_NUMBERED = re.compile(r"([Wb])([1-9]\d*)")
+_KNOWN = "W, A, b, c or W1, b1, …, WL, bL, and activation"
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
@@ -32,36 +42,57 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         return {name: file[name] for name in file.files}
 
 
-def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
-    """The network stored as named arrays in ``path``."""
-    arrays = _read(path)
-    unexpected = sorted(set(arrays) - {*_WEIGHTS, *_OPTIONAL})
-    if unexpected:
-        raise ModelFormatError(
-            f"unexpected array {unexpected[0]!r} (known: {', '.join(_WEIGHTS + _OPTIONAL)})"
-        )
-    missing = [name for name in _WEIGHTS if name not in arrays]
+def _two_layer(numbers: dict[str, np.ndarray]) -> Layers:
+    missing = [name for name in ("W", "A") if name not in numbers]
     if missing:
         raise ModelFormatError(f"missing array {missing[0]!r}")
-    numbers = {
-        name: real_array(f"array {name!r}", arrays[name])
-        for name in ("W", "A", "b", "c")
-        if name in arrays
-    }
-    stored = stored_text("array 'activation'", arrays.get("activation"))
-    return TwoLayerNetwork.create(
-        numbers["W"], numbers["A"], b=numbers.get("b"), c=numbers.get("c"),
-        activation=settle_activation(options.activation, stored),
-    )
+    return [numbers["W"], numbers["A"]], [numbers.get("b"), numbers.get("c")]
 
 
-def save(net: TwoLayerNetwork, path: Path) -> None:
-    """``W``, ``b``, ``A``, ``c`` and ``activation`` as an uncompressed archive."""
-    with open(path, "wb") as file:  # a file object stops numpy from appending ".npz"
-        np.savez(
-            file, W=net.W, b=net.b, A=net.A, c=net.c,
-            activation=np.array(activation_text(net.activation)),
+def _numbered(numbers: dict[str, np.ndarray]) -> Layers:
+    count = sum(1 for name in numbers if name.startswith("W"))
+    for name in numbers:
+        if int(name[1:]) > count:
+            raise ModelFormatError(f"array {name!r} but only {count} weight matrices W1 … W{count}")
+    if count < 2:
+        raise layer_count_error(count)
+    layers = range(1, count + 1)
+    return [numbers[f"W{i}"] for i in layers], [numbers.get(f"b{i}") for i in layers]
+
+
+def load(path: Path, options: LoadOptions) -> Network:
+    """The network stored as named arrays in ``path``."""
+    arrays = _read(path)
+    names = set(arrays) - {"activation"}
+    numbered = {name for name in names if _NUMBERED.fullmatch(name)}
+    unexpected = sorted(names - numbered - set(_TWO_LAYER))
+    if unexpected:
+        raise ModelFormatError(f"unexpected array {unexpected[0]!r} (known: {_KNOWN})")
+    if numbered and names - numbered:
+        raise ModelFormatError(
+            f"mixes the two-layer names ({sorted(names - numbered)[0]!r}) with the numbered "
+            f"ones ({sorted(numbered)[0]!r})"
         )
+    numbers = {name: real_array(f"array {name!r}", arrays[name]) for name in names}
+    weights, biases = _numbered(numbers) if numbered else _two_layer(numbers)
+    stored = stored_text("array 'activation'", arrays.get("activation"))
+    return network_from_layers(weights, biases, settle_activation(options.activation, stored))
+
+
+def _arrays(net: Network) -> dict[str, np.ndarray]:
+    if isinstance(net, TwoLayerNetwork):
+        return {"W": net.W, "b": net.b, "A": net.A, "c": net.c}
+    arrays = {}
+    for i, (W, b) in enumerate(zip(net.weights, net.biases, strict=True), start=1):
+        arrays[f"W{i}"], arrays[f"b{i}"] = W, b
+    return arrays
+
+
+def save(net: Network, path: Path) -> None:
+    """The arrays of ``net`` (two-layer names for a `TwoLayerNetwork`, numbered ones otherwise)
+    and ``activation``, as an uncompressed archive."""
+    with open(path, "wb") as file:  # a file object stops numpy from appending ".npz"
+        np.savez(file, **_arrays(net), activation=np.array(activation_text(net.activation)))
 
 
 NPZ = Format(

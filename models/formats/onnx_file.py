@@ -1,4 +1,5 @@
-"""ONNX models: a chain input → linear → activation → linear → output.
+"""ONNX models: a chain input → linear → activation → linear → … → linear → output, with one
+activation throughout (two linear layers give a `TwoLayerNetwork`, more a `DeepNetwork`).
 
 Linear layers are ``Gemm`` (alpha = beta = 1, transA = 0, any transB) or ``MatMul`` optionally
 followed by ``Add``; activations are ``Relu``, ``LeakyRelu``, ``PRelu`` (one shared slope),
@@ -19,9 +20,17 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
+from .. import Network
 from ..activations import Activation
-from ..network import TwoLayerNetwork
-from .base import Format, LoadOptions, activation_text, real_array, settle_activation
+from ..deep import linear_layers, network_from_layers
+from .base import (
+    Format,
+    LoadOptions,
+    activation_text,
+    one_activation,
+    real_array,
+    settle_activation,
+)
 from .errors import ModelFormatError, layer_count_error, library_errors
 
 __all__ = ["ONNX"]
@@ -238,58 +247,74 @@ def _layers(chain: list[onnx.NodeProto], constants: dict[str, np.ndarray]) -> li
     return layers
 
 
-def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
+def load(path: Path, options: LoadOptions) -> Network:
     """The network computed by the ONNX graph in ``path``."""
     graph = _read(path)
     constants = _constants(graph)
     chain = _chain(graph, constants)
     layers = _layers(chain, constants)
     linear = [layer for layer in layers if isinstance(layer, _Linear)]
-    if len(linear) != 2:
+    if len(linear) < 2:
         raise layer_count_error(len(linear))
-    if len(layers) != 3 or not isinstance(layers[1], str):
+    alternating = all(isinstance(layer, _Linear) == (i % 2 == 0) for i, layer in enumerate(layers))
+    if len(layers) != 2 * len(linear) - 1 or not alternating:
         operators = ", ".join(node.op_type for node in chain)
-        raise ModelFormatError(f"expected linear, activation, linear; got {operators}")
-    first, spec, second = layers
-    return TwoLayerNetwork.create(
-        first.weight, second.weight, b=first.bias, c=second.bias,
-        activation=settle_activation(options.activation, spec),
+        raise ModelFormatError(f"expected linear, activation, linear, …, linear; got {operators}")
+    return network_from_layers(
+        [layer.weight for layer in linear], [layer.bias for layer in linear],
+        settle_activation(options.activation, one_activation(layers[1::2])),
     )
 
 
-def _activation_node(activation: Activation) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
-    """hidden → activated, with any initializer it needs.  Leaky ReLU becomes ``PRelu`` with a
+def _activation_node(
+    activation: Activation, source: str, target: str
+) -> tuple[onnx.NodeProto, list[onnx.TensorProto]]:
+    """source → target, with any initializer it needs.  Leaky ReLU becomes ``PRelu`` with a
     float64 slope, because ``LeakyRelu``'s alpha attribute is float32 and would round it."""
     name, parameter = activation.name, activation.parameter
     plain = {"relu": "Relu", "tanh": "Tanh", "sigmoid": "Sigmoid", "gelu": "Gelu"}
     if name in plain or (name == "softplus" and parameter is None):
-        return helper.make_node(plain.get(name, "Softplus"), ["hidden"], ["activated"]), []
+        return helper.make_node(plain.get(name, "Softplus"), [source], [target]), []
     if name == "leaky_relu":
-        slope = numpy_helper.from_array(np.array([parameter], dtype=np.float64), "slope")
-        return helper.make_node("PRelu", ["hidden", "slope"], ["activated"]), [slope]
+        slope = numpy_helper.from_array(np.array([parameter], dtype=np.float64), f"{target}_slope")
+        return helper.make_node("PRelu", [source, slope.name], [target]), [slope]
     alpha = 1.0 if parameter is None else parameter
     if name == "elu" and float(np.float32(alpha)) == alpha:
-        return helper.make_node("Elu", ["hidden"], ["activated"], alpha=alpha), []
+        return helper.make_node("Elu", [source], [target], alpha=alpha), []
     raise ModelFormatError(
         f"activation {activation_text(activation)!r} has no exact ONNX operator"
     )
 
 
-def _gemm_node(data: str, weight: str, bias: str, output: str) -> onnx.NodeProto:
-    return helper.make_node("Gemm", [data, weight, bias], [output], transB=1)
+def _graph_body(net: Network) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
+    """Nodes and initializers: Gemm (weight ``W<l>``, bias ``b<l>``, transB = 1) into
+    ``hidden<l>``, the activation into ``activated<l>``, …, the last Gemm into ``output``."""
+    weights, biases = linear_layers(net)
+    nodes, initializers, data = [], [], "input"
+    for index, (W, b) in enumerate(zip(weights, biases, strict=True), start=1):
+        last = index == len(weights)
+        hidden = "output" if last else f"hidden{index}"
+        initializers += [numpy_helper.from_array(W, f"W{index}"),
+                         numpy_helper.from_array(b, f"b{index}")]
+        nodes.append(helper.make_node("Gemm", [data, f"W{index}", f"b{index}"], [hidden],
+                                      transB=1))
+        if not last:
+            data = f"activated{index}"
+            node, extra = _activation_node(net.activation, hidden, data)
+            nodes.append(node)
+            initializers += extra
+    return nodes, initializers
 
 
-def save(net: TwoLayerNetwork, path: Path) -> None:
-    """A float64 opset-20 graph: Gemm (transB = 1) → activation → Gemm."""
-    activation, extra = _activation_node(net.activation)
-    weights = {"W": net.W, "b": net.b, "A": net.A, "c": net.c}
+def save(net: Network, path: Path) -> None:
+    """A float64 opset-20 graph: Gemm → activation → Gemm → … → Gemm."""
+    nodes, initializers = _graph_body(net)
     graph = helper.make_graph(
-        [_gemm_node("input", "W", "b", "hidden"), activation,
-         _gemm_node("activated", "A", "c", "output")],
-        "two_layer_network",
+        nodes,
+        "network",
         [helper.make_tensor_value_info("input", TensorProto.DOUBLE, ["batch", net.d])],
         [helper.make_tensor_value_info("output", TensorProto.DOUBLE, ["batch", net.m])],
-        [numpy_helper.from_array(array, name) for name, array in weights.items()] + extra,
+        initializers,
     )
     opsets = [helper.make_opsetid("", _OPSET)]
     model = helper.make_model(

@@ -16,8 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import torch_io  # a module import: torch_io itself imports from this package
-from ..network import TwoLayerNetwork
+from .. import Network, torch_io  # a module import: torch_io itself imports from this package
 from .base import Format, LoadOptions, settle_activation
 from .errors import ModelFormatError, library_errors, one_line
 from .layers import network_from_state, state_of
@@ -66,7 +65,7 @@ def _read(path: Path, trust_pickle: bool) -> object:
             return torch.load(path, weights_only=False, map_location="cpu")
 
 
-def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
+def load(path: Path, options: LoadOptions) -> Network:
     """The network in a state dict (or, with ``trust_pickle``, in a pickled Sequential)."""
     content = _read(path, options.trust_pickle)
     if isinstance(content, nn.Module):
@@ -81,8 +80,8 @@ def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
     return network_from_state(arrays, settle_activation(options.activation, None))
 
 
-def save(net: TwoLayerNetwork, path: Path) -> None:
-    """``torch.save`` of the state dict of ``Sequential(Linear, activation, Linear)``."""
+def save(net: Network, path: Path) -> None:
+    """``torch.save`` of the state dict of ``Sequential(Linear, activation, Linear, …)``."""
     torch.save({key: torch.tensor(array) for key, array in state_of(net).items()}, path)
 
 

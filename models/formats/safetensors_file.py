@@ -11,8 +11,7 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from .. import torch_io  # a module import: torch_io itself imports from this package
-from ..network import TwoLayerNetwork
+from .. import Network, torch_io  # a module import: torch_io itself imports from this package
 from .base import Format, LoadOptions, activation_text, settle_activation
 from .errors import library_errors
 from .layers import network_from_state, state_of
@@ -20,7 +19,7 @@ from .layers import network_from_state, state_of
 __all__ = ["SAFETENSORS"]
 
 
-def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
+def load(path: Path, options: LoadOptions) -> Network:
     """The network in ``path``; metadata ``{"activation": ...}`` names σ (default ReLU)."""
     with library_errors("not a readable safetensors file"), safe_open(path, framework="pt") as file:
         metadata = file.metadata() or {}
@@ -30,7 +29,7 @@ def load(path: Path, options: LoadOptions) -> TwoLayerNetwork:
     return network_from_state(arrays, settle_activation(options.activation, stored))
 
 
-def save(net: TwoLayerNetwork, path: Path) -> None:
+def save(net: Network, path: Path) -> None:
     """The state-dict arrays of ``net`` with its activation as metadata."""
     save_file(state_of(net), path, metadata={"activation": activation_text(net.activation)})
 

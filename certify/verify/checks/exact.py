@@ -17,10 +17,11 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
+from ...problem import Problem
 from ...regions import active_neurons
 from ...upper.exact import ExactCertificate, Leaf
 from ...upper.subtree import side_slopes
-from ..dispatch import Verdict, checker
+from ..dispatch import Verdict, checker, unsupported
 from ..farkas import ExactLayer
 from ..subtree import ProvenSubtreeBound
 
@@ -73,10 +74,10 @@ def _scaling(values: object, free: int) -> np.ndarray | None:
 
 
 @checker.register
-def _(certificate: ExactCertificate, net: TwoLayerNetwork) -> Verdict:
-    problem = _cover_problem(certificate, net)
-    if problem is not None:
-        return Verdict.failed(problem)
+def _(certificate: ExactCertificate, problem: Problem) -> Verdict:
+    net = problem.net
+    if reason := unsupported(problem, domain_aware=True) or _cover_problem(certificate, net):
+        return Verdict.failed(reason)
     layer = ExactLayer(net.W, net.b)
     bound = ProvenSubtreeBound(net, certificate.order)
     value = 0.0

@@ -3,7 +3,13 @@
 Point: if f is differentiable at x then Lip(f) ≥ ‖J(x)‖₂ ≥ ‖J(x)v‖₂/‖v‖₂ for any v ≠ 0, with
 J(x) = A·diag(σ'(Wx + b))·W.  f is differentiable at x once every neuron that can change f
 (w_i ≠ 0 and A[:, i] ≠ 0) has a pre-activation proven off the kinks of σ; the others add a
-constant or nothing.  Pair: Lip(f) ≥ ‖f(x) − f(y)‖₂/‖x − y‖₂ for x ≠ y (c cancels).
+constant or nothing (deep MLPs: `certify.verify.checks.deep_jacobian`).  Pair: Lip(f) ≥
+‖f(x) − f(y)‖₂/‖x − y‖₂ for x ≠ y (c cancels).
+On a domain D (convex) every point must be proven in D (`Domain.contains`, exact); a point
+witness then gives Lip_D(f) ≥ ‖J(x)v‖₂/‖v‖₂ for v along D (a box's free axes), as f is C¹ near
+x and D's relative interior comes arbitrarily close to x.
+In the ℓ∞ norm (`certify.problem`) every ‖·‖₂ above becomes ‖·‖∞: Lip∞(f) ≥ ‖J(x)v‖∞/‖v‖∞, with
+v the signs of the row of J(x) of largest ℓ1 norm, and ≥ ‖f(x) − f(y)‖∞/‖x − y‖∞.
 Every quantity is a ball enclosing the exact value; the verdict is the lower end of the last.
 """
 
@@ -14,51 +20,73 @@ import math
 import numpy as np
 from flint import arb, arb_mat, ctx
 
-from models import TwoLayerNetwork
+from models import DeepNetwork, TwoLayerNetwork
 
+from ...domains import Domain
 from ...evidence import PairWitness, PointWitness
+from ...problem import Problem
 from ...regions import active_neurons
 from ..balls import (
     PRECISION,
     arb_matrix,
     jacobian_product,
     lower_float,
+    max_abs_lower,
+    max_abs_upper,
     norm_lower,
     norm_upper,
 )
-from ..dispatch import Verdict, checker
+from ..dispatch import Verdict, checker, unsupported
 from ..norms import top_direction
+from .deep_jacobian import deep_jacobian_product
 
 _RELATIVE_SLACK = 1e-9
+#: For each norm, the (proven lower, proven upper) end of ‖·‖ on a box of balls.
+_NORM_ENDS = {"2": (norm_lower, norm_upper), "inf": (max_abs_lower, max_abs_upper)}
 
 
 @checker.register
-def _(witness: PointWitness, net: TwoLayerNetwork) -> Verdict:
+def _(witness: PointWitness, problem: Problem) -> Verdict:
+    networks = (TwoLayerNetwork, DeepNetwork)
+    if reason := unsupported(problem, networks=networks, norms=("2", "inf"), domain_aware=True):
+        return Verdict.failed(reason)
+    net = problem.net
     x = np.asarray(witness.point, dtype=np.float64)
-    reason = _bad_point(x, net)
+    reason = _bad_point(x, net) or _outside(problem.domain, x)
     if reason is not None:
         return Verdict.failed(reason)
+    free = np.ones(net.d, dtype=bool) if problem.domain is None else problem.domain.free_axes
+    if not np.any(free):
+        return Verdict.failed("the domain is a single point")
+    direction = np.zeros(net.d)
     with np.errstate(all="ignore"):
-        direction = top_direction(net.jacobian(x))
+        direction[free] = _direction(net.jacobian(x)[:, free], problem.norm)
+    lower, upper = _NORM_ENDS[problem.norm]
     with ctx.workprec(PRECISION):
-        image = jacobian_product(net, arb_matrix(np.column_stack([x, direction])))
+        product = deep_jacobian_product if isinstance(net, DeepNetwork) else jacobian_product
+        image = product(net, arb_matrix(np.column_stack([x, direction])))
         if isinstance(image, str):
             return Verdict.failed(image)
-        bound = norm_lower(image.entries()) / norm_upper(arb(v) for v in direction)
+        bound = lower(image.entries()) / upper(arb(v) for v in direction)
         return _verdict(lower_float(bound), witness.value)
 
 
 @checker.register
-def _(witness: PairWitness, net: TwoLayerNetwork) -> Verdict:
+def _(witness: PairWitness, problem: Problem) -> Verdict:
+    if reason := unsupported(problem, norms=("2", "inf"), domain_aware=True):
+        return Verdict.failed(reason)
+    net = problem.net
     x = np.asarray(witness.x, dtype=np.float64)
     y = np.asarray(witness.y, dtype=np.float64)
-    reason = _bad_point(x, net) or _bad_point(y, net)
+    reason = (_bad_point(x, net) or _bad_point(y, net)
+              or _outside(problem.domain, x) or _outside(problem.domain, y))
     if reason is not None:
         return Verdict.failed(reason)
     if np.array_equal(x, y):
         return Verdict.failed("the two points of the pair coincide")
     active = active_neurons(net)
     value = net.activation.value_ball
+    lower, upper = _NORM_ENDS[problem.norm]
     with ctx.workprec(PRECISION):
         products = arb_matrix(net.W[active]) * arb_matrix(np.column_stack([x, y]))
         gaps = []
@@ -66,8 +94,18 @@ def _(witness: PairWitness, net: TwoLayerNetwork) -> Verdict:
             bias = arb(net.b[neuron])
             gaps.append(value(products[row, 0] + bias) - value(products[row, 1] + bias))
         image = arb_matrix(net.A[:, active]) * arb_mat(len(gaps), 1, gaps)
-        distance = norm_upper(arb(p) - arb(q) for p, q in zip(x, y, strict=True))
-        return _verdict(lower_float(norm_lower(image.entries()) / distance), witness.value)
+        distance = upper(arb(p) - arb(q) for p, q in zip(x, y, strict=True))
+        return _verdict(lower_float(lower(image.entries()) / distance), witness.value)
+
+
+def _direction(J: np.ndarray, norm: str) -> np.ndarray:
+    """A v with ‖Jv‖ ≈ ‖J‖·‖v‖: the top right singular vector (ℓ2), or the signs of the row of
+    largest ℓ1 norm (ℓ∞, where ‖J‖ is the largest row ℓ1 norm); any v gives a valid bound."""
+    if norm == "2":
+        return top_direction(J)
+    if not np.all(np.isfinite(J)):
+        return np.ones(J.shape[1])
+    return np.where(J[int(np.argmax(np.abs(J).sum(axis=1)))] < 0, -1.0, 1.0)
 
 
 def _bad_point(point: np.ndarray, net: TwoLayerNetwork) -> str | None:
@@ -77,6 +115,13 @@ def _bad_point(point: np.ndarray, net: TwoLayerNetwork) -> str | None:
     if not np.all(np.isfinite(point)):
         return "witness point contains NaN or Inf"
     return None
+
+
+def _outside(domain: Domain | None, point: np.ndarray) -> str | None:
+    """Why ``point`` is not proven to lie in ``domain`` (None when it is, or there is none)."""
+    if domain is None or domain.contains(point):
+        return None
+    return f"witness point is not in the domain ({domain.describe()})"
 
 
 def _verdict(proven: float, claimed: float) -> Verdict:

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m benchmarks.lipsdp_scaling` (see benchmarks/README.md)."""

@@ -1,0 +1,148 @@
+"""Random sampling and gradient ascent of ‖J(x)‖₂ for deep MLPs.
+
+J(x) = W_L·D_{L−1}·W_{L−1} ⋯ D_1·W_1, D_l = diag(σ'(z_l)).  As in `certify.lower.ascent`, where σ'
+jumps it is replaced by a blend through the gate g = sigmoid(z / (τ·s_l)), here with s_l the
+mean |z| of the point's layer l, τ annealed towards 0.  Normalised-gradient steps of length τ·r
+(r: the norm of the start) maximise ‖J_τ(x)v‖₂², v kept at the top right singular vector by one
+power-iteration step per move.  Starts are the best of random Gaussian points at a few scales.
+Only the true ‖J(x)‖₂ of the points found is claimed; `certify.verify` proves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import torch
+
+from models import DeepNetwork
+from models.torch_io import activation_module
+
+from ..evidence import PointWitness
+from ..methods import Budget, Kind, outside_scope, register
+from ..problem import Problem
+from ..verify.norms import top_direction
+from .ascent import SMOOTH_SLOPES, TEMPERATURES, no_smooth_surrogate, normalised
+
+__all__ = ["DeepGradientAscent", "deep_gradient_norms"]
+
+Tensor = torch.Tensor
+#: Largest number of float64 entries one batch of backward Jacobians may hold.
+_BATCH_ENTRIES = 1 << 21
+
+
+def deep_gradient_norms(net: DeepNetwork, X: np.ndarray) -> np.ndarray:
+    """‖J(x)‖₂ for every row x of X (−inf where it is not finite), J built from the output side:
+    G_{L−1} = W_L, G_{l−1} = (G_l·D_l)·W_l, J = G_0."""
+    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
+    rows = max(1, _BATCH_ENTRIES // (net.m * max(*net.widths, net.d)))
+    norms = [_batch_norms(net, X[start : start + rows]) for start in range(0, len(X), rows)]
+    norms = np.concatenate(norms)
+    return np.where(np.isfinite(norms), norms, -np.inf)
+
+
+def _batch_norms(net: DeepNetwork, X: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        slopes, h = [], X
+        for W, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
+            z = h @ W.T + b
+            slopes.append(net.activation.derivative(z))
+            h = net.activation.value(z)
+        G = np.broadcast_to(net.weights[-1], (len(X), *net.weights[-1].shape))
+        for W, slope in zip(reversed(net.weights[:-1]), reversed(slopes), strict=True):
+            G = (G * slope[:, None, :]) @ W
+        finite = np.all(np.isfinite(G), axis=(1, 2))
+        G = np.where(finite[:, None, None], G, 0.0)
+        return np.where(finite, np.linalg.norm(G, ord=2, axis=(1, 2)), np.inf)
+
+
+def _length_scales(net: DeepNetwork) -> tuple[float, ...]:
+    """1, and the median distance |b_i|/‖w_i‖ from the origin to the first layer's hyperplanes
+    (when it is positive)."""
+    W, b = net.weights[0], net.biases[0]
+    norms = np.linalg.norm(W, axis=1)
+    live = norms > 0
+    distance = float(np.median(np.abs(b[live]) / norms[live])) if np.any(live) else 0.0
+    return (1.0,) if distance == 0.0 else tuple(sorted({1.0, distance}))
+
+
+@register
+@dataclass
+class DeepGradientAscent:
+    """Best true ‖J(x)‖₂ over annealed ascents from the best of random multi-scale starts, in
+    rounds (one per 4 s of budget, at most ``max_rounds``) until the budget ends."""
+
+    name: ClassVar[str] = "deep-ascent"
+    kind: ClassVar[Kind] = "lower"
+    default: ClassVar[bool] = True
+
+    restarts: int = 16
+    steps: int = 200
+    max_rounds: int = 8
+    samples: int = 1000
+
+    def why_not(self, problem: Problem) -> str | None:
+        if reason := outside_scope(problem, self.kind, networks=(DeepNetwork,)):
+            return reason
+        return no_smooth_surrogate(problem.net)
+
+    def run(self, problem: Problem, budget: Budget) -> PointWitness:
+        net = problem.net
+        rng = np.random.default_rng(budget.seed)
+        rounds = int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+        best_point, best_norm = np.zeros(net.d), -np.inf
+        for _ in range(rounds):
+            radii = np.resize(np.asarray(_length_scales(net)), self.samples)
+            X = rng.standard_normal((self.samples, net.d)) * (radii / np.sqrt(net.d))[:, None]
+            norms = deep_gradient_norms(net, X)
+            starts = X[np.argsort(-norms, kind="stable")[: self.restarts]]
+            points = _ascend(net, starts, self.steps, budget)
+            norms = deep_gradient_norms(net, points)
+            top = int(np.argmax(norms))
+            if norms[top] > best_norm:
+                best_point, best_norm = points[top], float(norms[top])
+            if budget.expired():
+                break
+        return PointWitness(value=max(best_norm, 0.0), point=best_point)
+
+
+def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) -> np.ndarray:
+    """Normalised-gradient ascent of ‖J_τ(x)v‖₂² from each start; every start's best iterate by
+    the true ‖J(x)‖₂ (checked every tenth step and at the last)."""
+    weights = [torch.tensor(W) for W in net.weights]
+    biases = [torch.tensor(b) for b in net.biases]
+    sigma = activation_module(net.activation)
+    slope = SMOOTH_SLOPES[net.activation.name]
+    parameter = net.activation.parameter
+    radius = torch.tensor(np.linalg.norm(starts, axis=1), dtype=torch.float64)
+    radius = radius.clamp(min=1e-3 * float(radius.max().clamp(min=1e-300)))[:, None]
+    unit = (torch.tensor(starts, dtype=torch.float64) / radius).requires_grad_(True)
+    directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
+    best, best_norms = starts.copy(), deep_gradient_norms(net, starts)
+    for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
+        h, tangent, slopes = radius * unit, directions, []
+        for W, b in zip(weights[:-1], biases[:-1], strict=True):
+            z = h @ W.T + b
+            scale = z.detach().abs().mean(dim=1, keepdim=True).clamp(min=1e-300)
+            slopes.append(slope(z, torch.sigmoid(z / (temperature * scale)), parameter))
+            tangent = slopes[-1] * (tangent @ W.T)
+            h = sigma(z)
+        image = tangent @ weights[-1].T
+        (gradient,) = torch.autograd.grad((image**2).sum(), unit)
+        with torch.no_grad():
+            unit += temperature * normalised(gradient)
+            back = image @ weights[-1]
+            for W, s in zip(reversed(weights[:-1]), reversed(slopes), strict=True):
+                back = (back * s) @ W
+            directions = normalised(back, directions)
+        last = step == steps - 1 or budget.expired()
+        if last or step % 10 == 9:
+            current = (radius * unit).detach().numpy()
+            norms = deep_gradient_norms(net, current)
+            better = norms > best_norms
+            best[better], best_norms[better] = current[better], norms[better]
+        if last:
+            break
+    return best
+

@@ -1,0 +1,421 @@
+"""Deep MLPs: loading from every format, the layer product, multi-layer LipSDP (chordal solver and
+checker), the deep gradient ascent and its witness checker, against a brute-force exact oracle."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from scipy.optimize import linprog
+
+from certify import certify
+from certify.cli import main
+from certify.evidence import PointWitness
+from certify.methods import Budget
+from certify.problem import Problem
+from certify.upper.deep_lipsdp import DeepLipSDPCertificate, DeepLipSDPLayer, DeepLipSDPNeuron
+from certify.upper.deep_lipsdp_cone import solve_chordal
+from certify.upper.deep_lmi import layer_cliques, least_rho, lmi_blocks, safe_multipliers
+from certify.verify import verify
+from certify.verify.checks.deep_jacobian import reaching_output
+from certify.verify.checks.deep_lipsdp import banded_lmi_holds
+from models import DeepNetwork, NetworkError, TwoLayerNetwork
+from models.deep import linear_layers, network_from_layers
+from models.formats import ModelFormatError, load_model, save_model
+from models.torch_io import from_module, to_module
+
+from .strategies import PIECEWISE_LINEAR, SMOOTH
+
+LIPSDP = Path(__file__).parents[1] / ".." / "shared" / "peers" / "lipsdp"
+DEEP_METHODS = ("spectral", "deep-lipsdp-neuron", "deep-lipsdp-layer", "deep-ascent")
+SUFFIXES = (".pt", ".safetensors", ".npz", ".mat", ".onnx")
+SETTINGS = settings(
+    deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
+)
+#: Chebyshev radii above this count as realised regions, below minus this as empty ones.
+REALISED = 1e-7
+
+
+def _net(sizes, activation="relu", seed=0, bias=1.0) -> DeepNetwork:
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((n, p)) for p, n in itertools.pairwise(sizes)]
+    biases = [bias * rng.standard_normal(n) for n in sizes[1:]]
+    return DeepNetwork(tuple(weights), tuple(biases), activation)
+
+
+_rarely = st.integers(0, 3).map(lambda draw: draw == 0)
+
+
+@st.composite
+def deep_networks(draw: st.DrawFn, activations: tuple[str, ...] = PIECEWISE_LINEAR) -> DeepNetwork:
+    """d ≤ 2, 3 or 4 linear layers of width ≤ 3 (≤ 2 when 4), m ≤ 2, each layer scaled by
+    10^±6, optionally zero biases, and (each in one layer of four) weights rounded to integers
+    times the scale, zero rows, zero columns, duplicated or mirrored neurons."""
+    depth = draw(st.integers(3, 4))
+    widths = [draw(st.sampled_from((2, 3, 1) if depth == 3 else (2, 1))) for _ in range(depth - 1)]
+    sizes = [draw(st.integers(1, 2)), *widths, draw(st.integers(1, 2))]
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    weights, biases = [], []
+    for inputs, outputs in itertools.pairwise(sizes):
+        scale = 10.0 ** draw(st.integers(-6, 6))
+        W = rng.standard_normal((outputs, inputs)) * scale
+        b = rng.standard_normal(outputs) * scale * draw(st.sampled_from([0.0, 1.0]))
+        if draw(_rarely):
+            W, b = np.round(W / scale) * scale, np.round(b / scale) * scale
+        if outputs > 1 and draw(_rarely):
+            i, j = rng.choice(outputs, size=2, replace=False)
+            sign = draw(st.sampled_from([1.0, -1.0]))
+            W[j], b[j] = sign * W[i], sign * b[i]
+        if draw(_rarely):
+            W[rng.integers(outputs)] = 0.0
+        if inputs > 1 and draw(_rarely):
+            W[:, rng.integers(inputs)] = 0.0
+        weights.append(W)
+        biases.append(b)
+    return DeepNetwork(tuple(weights), tuple(biases), draw(st.sampled_from(activations)))
+
+
+def pattern_oracle(net: DeepNetwork) -> tuple[float, float]:
+    """Brute force for piecewise-linear σ: [max ‖J‖₂ over activation patterns whose region has a
+    Chebyshev radius > REALISED, max over those not proven empty (radius > −REALISED)].
+
+    Depth-first over the layers: inside the region of a pattern prefix the next pre-activations
+    are affine in x, so each pattern's region is an LP; f is affine with Jacobian J on each
+    region, and Lip(f) is the largest ‖J‖₂ over the regions with interior.  A neuron whose
+    pre-activation is constant on the region gets no constraint (its slope multiplies a zero
+    row of the Jacobian)."""
+    slope_low = net.activation.slope_lower
+    bounds = [0.0, 0.0]
+
+    def visit(layer: int, P: np.ndarray, q: np.ndarray, rows, offsets, signs) -> None:
+        if layer == net.depth - 1:
+            norm = float(np.linalg.norm(net.weights[-1] @ P, 2))
+            radius = _radius(rows, offsets, signs)
+            for end, realised in enumerate((radius > REALISED, radius > -REALISED)):
+                if realised:
+                    bounds[end] = max(bounds[end], norm)
+            return
+        Z, c = net.weights[layer] @ P, net.weights[layer] @ q + net.biases[layer]
+        varying = np.any(Z != 0, axis=1)
+        for pattern in itertools.product((1.0, -1.0), repeat=int(np.sum(varying))):
+            s = np.where(c > 0, 1.0, -1.0)
+            s[varying] = pattern
+            new = (rows + list(Z[varying]), offsets + list(c[varying]), signs + list(pattern))
+            if _radius(*new) <= -REALISED:
+                continue
+            slopes = np.where(s > 0, 1.0, slope_low)
+            visit(layer + 1, slopes[:, None] * Z, slopes * c, *new)
+
+    visit(0, np.eye(net.d), np.zeros(net.d), [], [], [])
+    return bounds[0], bounds[1]
+
+
+def _radius(rows, offsets, signs) -> float:
+    """The Chebyshev radius (capped at 1) of {x : s_i(r_i·x + c_i) > 0}, rows normalised first
+    (HiGHS misjudges rows of norm 10⁻⁹)."""
+    if not rows:
+        return 1.0
+    norms = np.linalg.norm(rows, axis=1)
+    s = np.array(signs)
+    G = np.hstack([-s[:, None] * np.array(rows) / norms[:, None], np.ones((len(rows), 1))])
+    cost = np.zeros(G.shape[1])
+    cost[-1] = -1.0
+    bounds = [(None, None)] * (G.shape[1] - 1) + [(None, 1.0)]
+    result = linprog(cost, A_ub=G, b_ub=s * np.array(offsets) / norms, bounds=bounds,
+                     method="highs")
+    assert result.status == 0, result.message
+    return float(result.x[-1])
+
+
+def _verified(report, kind):
+    return [r for r in report.methods if r.kind == kind and r.verified]
+
+
+# --- the neutral description -------------------------------------------------------------
+
+
+def test_layers_round_trip_and_validation() -> None:
+    net = _net([3, 4, 5, 2], "tanh")
+    assert (net.d, net.widths, net.m, net.depth) == (3, (4, 5), 2, 3)
+    again = network_from_layers(*linear_layers(net), "tanh")
+    x = np.random.default_rng(1).standard_normal((6, 3))
+    np.testing.assert_array_equal(again(x), net(x))
+    two = network_from_layers([np.ones((2, 3)), np.ones((1, 2))], [None, None])
+    assert isinstance(two, TwoLayerNetwork) and not two.b.any()
+    with pytest.raises(NetworkError, match="at least two"):
+        network_from_layers([np.ones((2, 3))], [None])
+    with pytest.raises(NetworkError, match=r"W2 has shape \(2, 3\), expected \(·, 4\)"):
+        network_from_layers([np.ones((4, 3)), np.ones((2, 3)), np.ones((1, 2))], [None] * 3)
+
+
+def test_jacobian_matches_finite_differences() -> None:
+    net = _net([3, 5, 4, 2], "softplus", seed=3)
+    x, step = np.array([0.3, -0.2, 0.5]), 1e-6
+    columns = [(net(x + step * e) - net(x - step * e)) / (2 * step) for e in np.eye(3)]
+    np.testing.assert_allclose(net.jacobian(x), np.column_stack(columns), rtol=1e-6, atol=1e-8)
+
+
+# --- loading -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+@pytest.mark.parametrize("activation", ["relu", "leaky_relu(0.1)", "gelu", "elu(0.5)"])
+def test_deep_round_trip(tmp_path: Path, suffix: str, activation: str) -> None:
+    net = _net([3, 4, 5, 2, 2], activation)
+    path = tmp_path / f"model{suffix}"
+    save_model(net, path)
+    loaded = load_model(path, activation=activation if suffix == ".pt" else None)
+    assert isinstance(loaded, DeepNetwork) and loaded.activation == net.activation
+    for ours, theirs in zip(linear_layers(net), linear_layers(loaded), strict=True):
+        for a, b in zip(ours, theirs, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_torch_modules_of_any_depth() -> None:
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(
+        torch.nn.Linear(3, 4), torch.nn.ELU(0.5), torch.nn.Linear(4, 4, bias=False),
+        torch.nn.ELU(0.5), torch.nn.Linear(4, 2),
+    ).double()
+    net = from_module(module)
+    assert isinstance(net, DeepNetwork) and not net.biases[1].any()
+    x = np.random.default_rng(0).standard_normal((8, 3))
+    with torch.no_grad():
+        np.testing.assert_allclose(net(x), module(torch.tensor(x)).numpy(), rtol=1e-13)
+        np.testing.assert_allclose(to_module(net)(torch.tensor(x)).numpy(), net(x), rtol=1e-13)
+
+
+def test_state_dict_with_unordered_names_is_refused_when_ambiguous(tmp_path: Path) -> None:
+    net = _net([3, 3, 3, 3])
+    path = tmp_path / "model.safetensors"
+    state = {"first.weight": net.weights[0], "middle.weight": net.weights[1],
+             "output.weight": net.weights[2]}
+    from safetensors.numpy import save_file
+
+    save_file(state, path)
+    with pytest.raises(ModelFormatError, match="cannot tell whether layer"):
+        load_model(path)
+
+
+@pytest.mark.skipif(not LIPSDP.is_dir(), reason="LipSDP example weights are not available")
+def test_lipsdp_random_weights_certify_at_the_published_value() -> None:
+    """LipSDP's README reports 36.482 from LipSDP-Neuron on random_weights.mat."""
+    report = certify(LIPSDP / "random_weights.mat", methods=DEEP_METHODS, time_limit=5)
+    values = {r.name: r.value for r in report.methods if r.verified}
+    assert set(values) == set(DEEP_METHODS)
+    assert values["deep-lipsdp-neuron"] == pytest.approx(36.482, abs=5e-4)
+    assert report.lower <= report.upper
+    assert report.upper <= values["deep-lipsdp-layer"] <= values["spectral"]
+    assert report.model["widths"] == [10, 30, 20]
+
+
+@pytest.mark.skipif(not LIPSDP.is_dir(), reason="LipSDP example weights are not available")
+def test_command_line_on_a_deep_file(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(LIPSDP / "random_weights.mat")
+    assert main([path, "--json", "--method", "spectral", "--method", "deep-lipsdp-layer"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["widths"] == [10, 30, 20] and report["upper"] > 0
+
+
+# --- the exact oracle, and every method against it -----------------------------------------
+
+
+def test_oracle_on_a_hand_computed_net() -> None:
+    """f(x) = c(x) − 2·relu(c(x) − ½) with c(x) = relu(x) − relu(x − 1) = clip(x, 0, 1) has
+    slope 1 on (0, ½) and −1 on (½, 1), so Lip(f) = 1."""
+    net = DeepNetwork(
+        (np.array([[1.0], [1.0]]), np.array([[1.0, -1.0], [1.0, -1.0]]), np.array([[1.0, -2.0]])),
+        (np.array([0.0, -1.0]), np.array([0.0, -0.5]), np.zeros(1)),
+    )
+    assert pattern_oracle(net) == (1.0, 1.0)
+    report = certify(net, methods=DEEP_METHODS, time_limit=1)
+    assert report.lower == 1.0 <= report.upper
+
+
+@settings(SETTINGS, max_examples=40)
+@given(deep_networks())
+def test_every_deep_method_brackets_the_exact_constant(net: DeepNetwork) -> None:
+    lower, upper = pattern_oracle(net)
+    report = certify(net, methods=DEEP_METHODS, time_limit=0.2)
+    for result in report.methods:
+        assert not result.note.startswith(("failed", "not applicable")), result
+    for result in _verified(report, "upper"):
+        assert result.value >= lower * (1 - 1e-9), (result, lower)
+    for result in _verified(report, "lower"):
+        assert result.value <= upper * (1 + 1e-9), (result, upper)
+    assert any(r.name == "spectral" for r in _verified(report, "upper"))
+
+
+@settings(SETTINGS, max_examples=30)
+@given(deep_networks(), st.integers(0, 2**32 - 1))
+def test_forged_claims_never_verify_beyond_the_exact_constant(net: DeepNetwork, seed: int) -> None:
+    """A LipSDP certificate with ρ = (0.9·Lip(f))² fails (the checker inflates ρ by at most
+    10 %); random witness points prove at most Lip(f)."""
+    lower, upper = pattern_oracle(net)
+    problem = Problem(net)
+    certificate = DeepLipSDPNeuron().run(problem, Budget(seconds=1))
+    if lower > 0 and certificate.multipliers:
+        rho = (0.9 * lower) ** 2
+        assert not verify(problem, dataclasses.replace(certificate, rho=rho)).verified
+    scales = 10.0 ** np.arange(-2, 3)[:, None]
+    points = np.random.default_rng(seed).standard_normal((5, net.d)) * scales
+    for x in points:
+        verdict = verify(problem, PointWitness(math.inf, x))
+        assert not verdict.verified or verdict.value <= upper * (1 + 1e-9)
+
+
+@settings(SETTINGS, max_examples=15)
+@given(deep_networks(activations=SMOOTH))
+def test_lower_ends_stay_below_upper_ends_for_smooth_activations(net: DeepNetwork) -> None:
+    report = certify(net, methods=DEEP_METHODS, time_limit=0.2)
+    for result in report.methods:
+        assert not result.note.startswith("failed"), result
+    assert report.lower <= report.upper < math.inf
+
+
+# --- multi-layer LipSDP --------------------------------------------------------------------
+
+
+def _dense(blocks) -> np.ndarray:
+    sizes = [b.shape[0] for b in blocks.diagonal]
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    N = np.zeros((offsets[-1], offsets[-1]))
+    for k, block in enumerate(blocks.diagonal):
+        N[offsets[k]:offsets[k + 1], offsets[k]:offsets[k + 1]] = block
+    for k, block in enumerate(blocks.upper):
+        N[offsets[k]:offsets[k + 1], offsets[k + 1]:offsets[k + 2]] = block
+        N[offsets[k + 1]:offsets[k + 2], offsets[k]:offsets[k + 1]] = block.T
+    return N
+
+
+def _dense_optimum(net: DeepNetwork, alpha: float, beta: float) -> float:
+    """min ρ over the whole LMI N(ρ, T) ⪰ 0 (no decomposition), by cvxpy + SCS."""
+    import cvxpy as cp
+
+    t = [cp.Variable(n, nonneg=True) for n in net.widths]
+    rho = cp.Variable()
+    sizes = [net.d, *net.widths]
+    blocks = [[np.zeros((p, q)) for q in sizes] for p in sizes]
+    blocks[0][0] = rho * np.eye(net.d)
+    for layer, (W, tl) in enumerate(zip(net.weights[:-1], t, strict=True), start=1):
+        T = cp.diag(tl)
+        blocks[layer - 1][layer - 1] = blocks[layer - 1][layer - 1] + 2 * alpha * beta * W.T @ T @ W
+        blocks[layer][layer] = blocks[layer][layer] + 2 * T
+        blocks[layer - 1][layer] = -(alpha + beta) * W.T @ T
+        blocks[layer][layer - 1] = -(alpha + beta) * T @ W
+    blocks[-1][-1] = blocks[-1][-1] - net.weights[-1].T @ net.weights[-1]
+    problem = cp.Problem(cp.Minimize(rho), [cp.bmat(blocks) >> 0])
+    problem.solve(solver=cp.SCS, eps_abs=1e-9, eps_rel=1e-9)
+    return math.sqrt(problem.value)
+
+
+@pytest.mark.parametrize(("activation", "sizes"), [
+    ("relu", [2, 4, 3, 2]), ("leaky_relu(-0.5)", [3, 3, 2, 3, 1]), ("tanh", [2, 5, 4, 2]),
+])
+def test_both_solvers_reach_the_dense_optimum(activation: str, sizes: list[int]) -> None:
+    net = _net(sizes, activation, seed=7)
+    alpha, beta = net.activation.slope_lower, net.activation.slope_upper
+    optimum = _dense_optimum(net, alpha, beta)
+    t = solve_chordal(net.weights, alpha, beta, layer=False, seconds=30)
+    assert math.sqrt(least_rho(net.weights, t, alpha, beta)) == pytest.approx(optimum, rel=1e-4)
+    for solver in ("descent", "scs"):
+        problem = Problem(net)
+        verdict = verify(problem, DeepLipSDPNeuron(solver).run(problem, Budget(seconds=2)))
+        assert verdict.verified and verdict.value == pytest.approx(optimum, rel=1e-4)
+
+
+def test_least_rho_makes_the_lmi_singular_and_safe_multipliers_bound_the_product() -> None:
+    net = _net([3, 6, 5, 4, 2], seed=2)
+    t = safe_multipliers(net.weights, 0.0, 1.0)
+    rho = least_rho(net.weights, t, 0.0, 1.0)
+    N = _dense(lmi_blocks(net.weights, t, rho, 0.0, 1.0))
+    eigenvalues = np.linalg.eigvalsh(N)
+    assert abs(eigenvalues[0]) <= 1e-9 * eigenvalues[-1]
+    product = math.prod(np.linalg.norm(W, 2) for W in net.weights)
+    assert math.sqrt(rho) <= product * (1 + 1e-9)
+    assert layer_cliques(net.depth) == [(0, 1), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("method", [DeepLipSDPNeuron, DeepLipSDPLayer])
+def test_checker_refuses_a_rho_below_the_true_constant(method) -> None:
+    net = DeepNetwork(
+        (np.array([[1.0], [1.0]]), np.array([[1.0, -1.0], [1.0, -1.0]]), np.array([[1.0, -2.0]])),
+        (np.array([0.0, -1.0]), np.array([0.0, -0.5]), np.zeros(1)),
+    )
+    problem = Problem(net)
+    certificate = method().run(problem, Budget(seconds=5))
+    verdict = verify(problem, certificate)
+    assert verdict.verified and verdict.value >= 1.0
+    for rho in (0.99, 0.5):
+        wrong = dataclasses.replace(certificate, value=math.sqrt(rho), rho=rho)
+        assert not verify(problem, wrong).verified
+    bad = dataclasses.replace(certificate, multipliers=certificate.multipliers[:1])
+    assert "multiplier vectors" in verify(problem, bad).note
+    negative = tuple(-t for t in certificate.multipliers)
+    assert not verify(problem, dataclasses.replace(certificate, multipliers=negative)).verified
+
+
+def test_zero_layer_gives_a_constant_network() -> None:
+    net = _net([2, 3, 3, 1])
+    net = DeepNetwork((net.weights[0], np.zeros((3, 3)), net.weights[2]), net.biases)
+    problem = Problem(net)
+    for method in (DeepLipSDPNeuron(), DeepLipSDPLayer()):
+        verdict = verify(problem, method.run(problem, Budget(seconds=5)))
+        assert verdict.verified and verdict.value == 0.0
+    forged = DeepLipSDPCertificate(0.0, 0.0, (), "neuron")
+    assert not verify(Problem(_net([2, 3, 3, 1])), forged).verified
+
+
+def test_banded_check_scales_over_many_orders_of_magnitude() -> None:
+    net = _net([2, 3, 3, 2], seed=4)
+    scales = (1e-150, 1e100, 1e-40)
+    scaled = tuple(s * W for s, W in zip(scales, net.weights, strict=True))
+    t = solve_chordal(scaled, 0.0, 1.0, layer=False, seconds=30)
+    rho = least_rho(scaled, t, 0.0, 1.0)
+    assert banded_lmi_holds(scaled, t, rho * (1 + 1e-6), 0.0, 1.0)
+    assert not banded_lmi_holds(scaled, t, rho * (1 - 1e-6), 0.0, 1.0)
+
+
+# --- the deep gradient ascent and its witnesses --------------------------------------------
+
+
+def test_constant_neurons_on_kinks_do_not_block_a_witness() -> None:
+    """Neuron 2 of layer 1 has a zero row and b = 0 (on the kink, but constant); neuron 2 of
+    layer 2 feeds nothing.  At x = (−1, 0) neuron 1 of layer 1 is off (z < 0), so layer 2 sees
+    only constants and its neuron 1 may sit on the kink: J(x) = 0 there."""
+    W1 = np.array([[1.0, 0.5], [0.0, 0.0]])
+    W2 = np.array([[2.0, 1.0], [1.0, -1.0]])
+    W3 = np.array([[1.0, 0.0]])
+    net = DeepNetwork((W1, W2, W3), (np.zeros(2), np.zeros(2), np.zeros(1)))
+    assert [m.tolist() for m in reaching_output(net)] == [[True, True], [True, False]]
+    verdict = verify(Problem(net), PointWitness(1.0, np.array([1.0, 0.0])))
+    assert verdict.verified and verdict.value == pytest.approx(2 * math.hypot(1.0, 0.5))
+    flat = verify(Problem(net), PointWitness(0.0, np.array([-1.0, 0.0])))
+    assert flat.verified and flat.value == 0.0 and flat.note == ""
+    on_kink = verify(Problem(net), PointWitness(1.0, np.array([-0.5, 1.0])))
+    assert not on_kink.verified and "kink" in on_kink.note
+
+
+def test_witness_claims_are_verified_at_their_true_value() -> None:
+    net = _net([3, 5, 4, 2], "gelu", seed=5)
+    x = np.array([0.1, -0.3, 0.7])
+    true = float(np.linalg.norm(net.jacobian(x), 2))
+    verdict = verify(Problem(net), PointWitness(2 * true, x))
+    assert verdict.verified and verdict.value == pytest.approx(true, rel=1e-12)
+    assert "verified only" in verdict.note
+
+
+def test_two_layer_methods_refuse_deep_nets_and_deep_methods_two_layer_ones() -> None:
+    deep = certify(_net([2, 3, 3, 1]), methods=["lipsdp-neuron", "ascent"], time_limit=1)
+    assert all(r.note.startswith("not applicable") for r in deep.methods)
+    two = TwoLayerNetwork.create(np.ones((2, 2)), np.ones((1, 2)))
+    shallow = certify(two, methods=["deep-lipsdp-neuron", "deep-ascent"], time_limit=1)
+    assert all(r.note.startswith("not applicable") for r in shallow.methods)
