@@ -112,11 +112,31 @@ def _row(result: MethodResult) -> str:
     ).rstrip()
 
 
+def _skipped(results: Sequence[MethodResult]) -> list[str]:
+    """One line per reason, naming the methods that do not apply for it."""
+    reasons: dict[str, list[str]] = {}
+    for result in results:
+        if not result.applicable:
+            reason = result.note.removeprefix("not applicable: ")
+            reasons.setdefault(reason, []).append(result.name)
+    return [
+        line
+        for reason, names in reasons.items()
+        for line in textwrap.wrap(
+            f"{', '.join(names)}: {reason}",
+            width=100,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+    ]
+
+
 def format_report(report: Report, source: str) -> str:
     """The human-readable table: every method that applies, then the certified interval.
 
-    Methods that do not apply are named on one line (their reasons are in ``--json``), unless
-    none applies: then each row shows its reason."""
+    Methods that do not apply are grouped by reason under the table, unless none applies: then
+    each row shows its reason."""
     model = report.model
     shape = f"widths={model['widths']}" if "widths" in model else f"k={model['k']}"
     lines = [
@@ -127,11 +147,9 @@ def format_report(report: Report, source: str) -> str:
         f"{'method':<{_NAME_WIDTH}} {'kind':<6} {'value':>17} {'verified':>9} {'seconds':>9}  note",
     ]
     applicable = [result for result in report.methods if result.applicable]
-    skipped = [result.name for result in report.methods if not result.applicable]
     lines += [_row(result) for result in (applicable or report.methods)]
-    if applicable and skipped:
-        note = f"(not applicable here: {', '.join(skipped)}; --json gives the reasons)"
-        lines += textwrap.wrap(note, width=100)
+    if applicable and len(applicable) < len(report.methods):
+        lines += ["", "not applicable here:", *_skipped(report.methods)]
     lines += [
         "",
         f"Lipschitz constant in [{_number(report.lower)}, {_number(report.upper)}]"
