@@ -309,3 +309,34 @@ def test_decimal_balls_and_distances() -> None:
     assert certainly_within(np.array([0.3, 0.4]), np.array([0.0, 0.0]), 0.5 + 1e-9)
     assert not certainly_within(np.array([0.3, 0.4]), np.array([0.0, 0.0]), 0.5)
     assert not certainly_within(np.array([0.3, 0.4]), np.array([0.0, 0.0]), 0.49)
+
+
+# --- claims in the l-infinity norm -------------------------------------------------------------
+
+
+@pytest.fixture
+def relu_sum(tmp_path: Path) -> Path:
+    """f(x) = relu(x0) + relu(x1): Lip = √2 in ℓ2 but 2 in ℓ∞ (the gradient (1, 1))."""
+    return _save(TwoLayerNetwork.create(np.eye(2), [[1.0, 1.0]]), tmp_path / "sum.npz")
+
+
+def test_the_norm_decides_the_verdict_and_the_witness_keeps_it(relu_sum, tmp_path, capsys):
+    witness = tmp_path / "w.json"
+    claim = ["--claim-lipschitz", 1.9, "--time-limit", TIME, "--witness-out", witness]
+    code, out, _ = _run([relu_sum, *claim], capsys)
+    assert code == 0 and "(l2 -> l2" in out
+    code, out, _ = _run([relu_sum, *claim, "--norm", "inf"], capsys)
+    assert code == 1 and "(linf -> linf" in out
+    refutation = load_refutation(witness)
+    assert refutation.norm == "inf"
+    assert recheck(resolve_network(relu_sum), refutation).value > 1.9
+    code, _, _ = _run([relu_sum, "--recheck", witness], capsys)
+    assert code == 1
+
+
+def test_radius_claims_refuse_the_linf_norm(two_class, tmp_path, capsys) -> None:
+    claims = tmp_path / "claims.csv"
+    claims.write_text("x0,x1,label,radius\n1,0,0,0.1\n")
+    code, _, err = _run([two_class, "--claim-radii", claims, "--norm", "inf"], capsys)
+    assert code == 2
+    _one_error_line(err, "claims.csv")

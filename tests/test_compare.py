@@ -65,7 +65,7 @@ def test_ratio_is_relative_to_the_best_verified_lower_end(models) -> None:
     assert report.lower > 0
     for result in report.methods:
         assert ratio(result, report) == pytest.approx(result.value / report.lower)
-    assert "## line (d=1, k=1, m=1, relu)" in markdown([comparison])
+    assert "## line (d=1, k=1, m=1, relu, l2 norm)" in markdown([comparison])
 
 
 def test_plot_is_written_with_matplotlib(models, tmp_path, capsys) -> None:
@@ -102,3 +102,15 @@ def test_bad_input_gives_one_line_and_exit_code_2(argv, name, models, tmp_path, 
     assert len(lines) == 1 and lines[0].startswith("certify compare: error:")
     assert name in lines[0]
     assert not (tmp_path / "compare.csv").exists()
+
+
+def test_the_linf_norm_runs_the_linf_methods() -> None:
+    """f(x) = relu(x0) + relu(x1) has Lip∞ = 2: the ℓ∞ methods bracket it, ℓ2 ones stand aside."""
+    net = TwoLayerNetwork.create([[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]])
+    (comparison,) = compare(
+        [("sum", net)], ["geolip", "linf-ascent", "spectral"], time_limit=1.0, norm="inf"
+    )
+    report = comparison.report
+    assert report.lower == pytest.approx(2.0) and report.upper == pytest.approx(2.0)
+    assert not next(r for r in report.methods if r.name == "spectral").applicable
+    assert "linf norm" in markdown([comparison])

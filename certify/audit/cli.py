@@ -21,6 +21,7 @@ from models import TwoLayerNetwork
 
 from ..api import resolve_network
 from ..cli import EXIT_BAD_INPUT, add_loading_options, format_report
+from ..problem import NORMS
 from .lipschitz import ClaimAudit, Outcome, audit_lipschitz
 from .radii import RadiiAudit, audit_radii, write_per_point
 from .radius_claims import read_radius_claims
@@ -42,7 +43,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("model", help="weights file (as for `certify MODEL`)")
     claim = parser.add_mutually_exclusive_group(required=True)
     claim.add_argument(
-        "--claim-lipschitz", type=float, metavar="L", help="the claim Lip(f) <= L (l2 -> l2)"
+        "--claim-lipschitz", type=float, metavar="L", help="the claim Lip(f) <= L (see --norm)"
     )
     claim.add_argument(
         "--claim-radii",
@@ -66,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--per-point-out", metavar="FILE.csv", help="per-point verdicts of --claim-radii"
+    )
+    parser.add_argument(
+        "--norm",
+        choices=NORMS,
+        default="2",
+        help="norm of a --claim-lipschitz claim (default 2; inf: ||f(x)-f(y)||inf / ||x-y||inf)",
     )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_loading_options(parser)
@@ -112,7 +119,9 @@ def _claim_lines(audit: ClaimAudit, witness_file: Path | None, model: str) -> li
 
 
 def _claim_lipschitz(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status) -> int:
-    audit = audit_lipschitz(net, args.claim_lipschitz, args.time_limit, args.seed, status)
+    audit = audit_lipschitz(
+        net, args.claim_lipschitz, args.time_limit, args.seed, status, norm=args.norm
+    )
     status.close()
     witness_file = None
     if audit.outcome == "REFUTED":
@@ -124,6 +133,7 @@ def _claim_lipschitz(args: argparse.Namespace, net: TwoLayerNetwork, status: _St
             verified=audit.report.lower,
             method=audit.report.lower_method,
             witness=audit.report.lower_witness,
+            norm=args.norm,
         )
         save_refutation(witness_file, refutation)
     if args.json:
@@ -131,6 +141,7 @@ def _claim_lipschitz(args: argparse.Namespace, net: TwoLayerNetwork, status: _St
             "audit": "lipschitz",
             "model": args.model,
             "claim": audit.claim,
+            "norm": args.norm,
             "verdict": audit.outcome,
             "witness_file": None if witness_file is None else str(witness_file),
             "suggestion": audit.suggestion or None,
@@ -138,7 +149,8 @@ def _claim_lipschitz(args: argparse.Namespace, net: TwoLayerNetwork, status: _St
         }
         print(json.dumps(record, indent=2))
     else:
-        print(f"claim: Lip(f) <= {_number(audit.claim)} (l2 -> l2, all of R^d)")
+        norm = f"l{args.norm}"
+        print(f"claim: Lip(f) <= {_number(audit.claim)} ({norm} -> {norm}, all of R^d)")
         print("\n".join(_claim_lines(audit, witness_file, args.model)))
         print()
         print(format_report(audit.report, args.model))
@@ -153,6 +165,8 @@ def _radii_exit_code(audit: RadiiAudit) -> int:
 
 
 def _claim_radii(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status) -> int:
+    if args.norm != "2":
+        raise ValueError(f"{args.claim_radii}: radius claims are l2 radii (--norm 2 only)")
     claims = read_radius_claims(args.claim_radii, net)
     audit = audit_radii(net, claims, args.time_limit, args.seed, status)
     status.close()

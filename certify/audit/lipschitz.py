@@ -15,7 +15,7 @@ from typing import Literal
 from models import TwoLayerNetwork
 
 from ..methods import not_globally_lipschitz
-from ..problem import Problem
+from ..problem import Norm, Problem
 from ..report import Report
 from .schedule import Attempt, Progress, by_cost, interleave, plan, run_in_order
 
@@ -49,23 +49,26 @@ def audit_lipschitz(
     time_limit: float = 60.0,
     seed: int = 0,
     progress: Progress | None = None,
+    norm: Norm = "2",
 ) -> ClaimAudit:
-    """Settle the claim Lip(f) ≤ ``claim`` within ``time_limit`` seconds if the methods can.
+    """Settle the claim Lip(f) ≤ ``claim`` (in ``norm``, over all of R^d) within
+    ``time_limit`` seconds if the methods can.
 
     Raises ValueError for a claim that is negative or not finite, and for a network that has no
     global Lipschitz constant.
     """
     if not (math.isfinite(claim) and claim >= 0.0):
         raise ValueError(f"the claimed Lipschitz constant must be finite and ≥ 0, got {claim}")
-    reason = not_globally_lipschitz(Problem(net))
+    problem = Problem(net, norm)
+    reason = not_globally_lipschitz(problem)
     if reason is not None:
         raise ValueError(reason)
-    schedule = plan(net, interleave(by_cost("upper"), by_cost("lower")))
+    schedule = plan(problem, interleave(by_cost("upper"), by_cost("lower")))
     attempts: list[Attempt] = []
-    report = Report(model=Problem(net).describe(), methods=())
-    for attempt in run_in_order(net, schedule.runnable, time_limit, seed, progress):
+    report = Report(model=problem.describe(), methods=())
+    for attempt in run_in_order(problem, schedule.runnable, time_limit, seed, progress):
         attempts.append(attempt)
-        report = Report(model=Problem(net).describe(), methods=tuple(a.result for a in attempts))
+        report = Report(model=problem.describe(), methods=tuple(a.result for a in attempts))
         outcome = settle(report, claim)
         if outcome != "UNDECIDED":
             return ClaimAudit(claim, outcome, report)

@@ -107,10 +107,12 @@ def _upper_bounds(
     """Run the upper-bound methods cheapest first until every claim whose margins are provably
     positive is certified, or the time is spent."""
     results: list[MethodResult] = []
-    report = Report(Problem(net).describe(), ())
-    for attempt in run_in_order(net, plan(net, by_cost("upper")).runnable, seconds, seed, progress):
+    problem = Problem(net)
+    report = Report(problem.describe(), ())
+    runnable = plan(problem, by_cost("upper")).runnable
+    for attempt in run_in_order(problem, runnable, seconds, seed, progress):
         results.append(attempt.result)
-        report = Report(Problem(net).describe(), tuple(results))
+        report = Report(problem.describe(), tuple(results))
         slope = _slope(net, report)
         if slope is not None and all(
             _certify(m, r, slope) for m, r in zip(point_margins, radii, strict=True) if _positive(m)

@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain, zip_longest
 
-from models import TwoLayerNetwork
-
 from ..api import run_method
 from ..methods import Kind, get_method, method_names
 from ..problem import Problem
@@ -50,11 +48,11 @@ class Plan:
     skipped: dict[str, str]
 
 
-def plan(net: TwoLayerNetwork, names: Sequence[str]) -> Plan:
-    """Split ``names`` into the methods that apply to ``net`` and the reasons for the rest."""
+def plan(problem: Problem, names: Sequence[str]) -> Plan:
+    """Split ``names`` into the methods that apply to ``problem`` and the reasons for the rest."""
     runnable, skipped = [], {}
     for name in names:
-        reason = get_method(name).why_not(Problem(net))
+        reason = get_method(name).why_not(problem)
         if reason is None:
             runnable.append(name)
         else:
@@ -76,7 +74,7 @@ class Attempt:
 
 
 def run_in_order(
-    net: TwoLayerNetwork,
+    problem: Problem,
     names: Sequence[str],
     seconds: float,
     seed: int,
@@ -94,4 +92,4 @@ def run_in_order(
         if progress is not None:
             progress(name)
         allowance = remaining / (len(names) - position)
-        yield Attempt(run_method(name, Problem(net), allowance, seed), allowance)
+        yield Attempt(run_method(name, problem, allowance, seed), allowance)

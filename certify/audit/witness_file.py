@@ -25,7 +25,7 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from ..evidence import PairWitness, PointWitness, Witness
-from ..problem import Problem
+from ..problem import NORMS, Norm, Problem
 from ..verify import Verdict, verify
 
 __all__ = [
@@ -62,6 +62,8 @@ class Refutation:
     verified: float
     method: str | None
     witness: Witness
+    #: The norm of the claim ("2" or "inf"); files without one are ℓ2.
+    norm: Norm = "2"
 
 
 def fingerprint(net: TwoLayerNetwork) -> str:
@@ -101,6 +103,7 @@ def save_refutation(path: str | os.PathLike, refutation: Refutation) -> None:
         "claim": refutation.claim,
         "verified_lower_bound": refutation.verified,
         "method": refutation.method,
+        "norm": refutation.norm,
         "witness": witness,
         "recheck": f"certify audit {refutation.model} --recheck {os.fspath(path)}",
     }
@@ -119,6 +122,9 @@ def load_refutation(path: str | os.PathLike) -> Refutation:
             raise ValueError(f"unknown witness type {kind!r}")
         points = [_decode(described.get(name), name) for name in _FIELDS[kind]]
         verified = float(record["verified_lower_bound"])
+        norm = record.get("norm", "2")
+        if norm not in NORMS:
+            raise ValueError(f"unknown norm {norm!r}")
         return Refutation(
             model=str(record["model"]),
             model_fingerprint=str(record["model_sha256"]),
@@ -126,6 +132,7 @@ def load_refutation(path: str | os.PathLike) -> Refutation:
             verified=verified,
             method=record.get("method"),
             witness=_BUILD[kind](verified, *points),
+            norm=norm,
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -135,5 +142,6 @@ def load_refutation(path: str | os.PathLike) -> Refutation:
 
 
 def recheck(net: TwoLayerNetwork, refutation: Refutation) -> Verdict:
-    """Re-verify the saved witness on ``net``: a proven lower bound on Lip(f), or a failure."""
-    return verify(Problem(net), refutation.witness)
+    """Re-verify the saved witness on ``net``: a proven lower bound on Lip(f) in the file's
+    norm, or a failure."""
+    return verify(Problem(net, refutation.norm), refutation.witness)

@@ -16,6 +16,7 @@ from tqdm import tqdm
 from ..api import resolve_network
 from ..cli import EXIT_BAD_INPUT, add_loading_options
 from ..methods import method_names
+from ..problem import NORMS
 from ..report import MethodResult
 from .plot import plot
 from .run import Comparison, compare, selected_methods
@@ -47,6 +48,9 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         metavar="NAME",
         help=f"compare only this method (repeatable): {', '.join(method_names())}",
+    )
+    parser.add_argument(
+        "--norm", choices=NORMS, default="2", help="norm on inputs and outputs (default 2)"
     )
     add_loading_options(parser)
     return parser
@@ -91,7 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             bar.update(1)
 
-    comparisons = compare(models, names, args.time_limit, args.seed, progress)
+    comparisons = compare(models, names, args.time_limit, args.seed, progress, args.norm)
     bar.close()
     print(markdown(comparisons))
     try:

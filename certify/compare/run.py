@@ -15,7 +15,7 @@ from models import TwoLayerNetwork
 
 from ..api import run_method
 from ..methods import get_method, method_names
-from ..problem import Problem
+from ..problem import Norm, Problem
 from ..report import MethodResult, Report
 
 __all__ = ["Comparison", "compare", "ratio", "selected_methods"]
@@ -57,16 +57,19 @@ def compare(
     time_limit: float = 60.0,
     seed: int = 0,
     progress: Progress | None = None,
+    norm: Norm = "2",
 ) -> list[Comparison]:
-    """Run ``methods`` (each allowed ``time_limit`` seconds) on every (source, network) pair."""
+    """Run ``methods`` (each allowed ``time_limit`` seconds) on every (source, network) pair,
+    for the Lipschitz constant in ``norm`` over all of R^d."""
     comparisons = []
     for source, net in models:
+        problem = Problem(net, norm)
         results = []
         for name in methods:
             if progress is not None:
                 progress(source, name, None)
-            results.append(run_method(name, Problem(net), time_limit, seed))
+            results.append(run_method(name, problem, time_limit, seed))
             if progress is not None:
                 progress(source, name, results[-1])
-        comparisons.append(Comparison(source, Report(Problem(net).describe(), tuple(results))))
+        comparisons.append(Comparison(source, Report(problem.describe(), tuple(results))))
     return comparisons

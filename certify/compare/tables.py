@@ -63,9 +63,10 @@ def to_csv(comparisons: Sequence[Comparison]) -> str:
 
 def _heading(comparison: Comparison) -> str:
     model = comparison.report.model
+    shape = f"widths={model['widths']}" if "widths" in model else f"k={model['k']}"
     return (
-        f"{comparison.source} (d={model['d']}, k={model['k']}, m={model['m']}, "
-        f"{model['activation']})"
+        f"{comparison.source} (d={model['d']}, {shape}, m={model['m']}, "
+        f"{model['activation']}, l{model['norm']} norm)"
     )
 
 
