@@ -10,75 +10,100 @@ softmax(z) (z ∈ R^{k+1}, so Σp < 1) and t_i = ‖a_i‖²/(2p_i) (a_i the i-t
 Σ a_ia_iᵀ/(2t_i) = Σ p_i·â_iâ_iᵀ ⪯ (Σp)·I ≺ I.  For one output every feasible t has this form.
 Minimising √ρ jointly over the weights and z minimises min_t √ρ(t), the LipSDP-Neuron bound.
 
-Both are σ_max of a matrix B (‖W‖₂, ‖A‖₂, or B = [√c_T·T^½W; √c_C·L⁻¹AW] with C = LLᵀ), taken by
-power iteration with a persistent vector (Miyato et al., ICLR 2018): σ ≈ uᵀBv with u and v held
-fixed, whose gradient is the gradient of σ_max when the top singular value is simple.  These are
-training objectives only; the certified bound of a trained net comes from `certify`.
+Both are σ_max of a matrix B (‖W‖₂, ‖A‖₂, or B = [√c_T·T^½W; √c_C·L⁻¹AW] with C = LLᵀ).  σ_max
+is not differentiable where the top singular value is multiple, which is where minimising it
+tends to go (as in eigenvalue optimisation), so training minimises the smooth Schatten-type
+surrogate s_p(B) = (Σ_{j≤r} σ_j^{2p})^{1/(2p)} ∈ [σ_max, r^{1/(2p)}·σ_max], which tends to σ_max
+as p grows (p = ∞ is σ_max itself; Nesterov, "Smoothing technique and its applications in
+semidefinite optimization", Math. Program. 2007, smooths λ_max the same way with exponentials).
+The σ_j are the Ritz values of BᵀB on a persistent r-dimensional subspace refined by a few steps
+of subspace iteration per call (Golub and Van Loan, *Matrix Computations*, §8.2.4; for r = 1
+this is the power iteration of Miyato et al., ICLR 2018); with the subspace held fixed their
+gradient is that of the leading singular values.  These are training objectives only; the
+certified bound of a trained net comes from `certify`.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from .activations import Activation
 
-__all__ = ["LipSDPPenalty", "PowerIteration", "SpectralPenalty", "make_penalty"]
+__all__ = ["LipSDPPenalty", "SpectralPenalty", "TopSingularValues", "make_penalty"]
 
-#: Power-iteration steps per evaluation (the vector persists, so a few keep it converged).
-_STEPS = 2
+#: Singular values in the training surrogate, and subspace-iteration steps per evaluation (the
+#: subspace persists, so a few keep it converged).
+RANK, _STEPS = 8, 2
 _WARM_STEPS = 50
 _EPS = 1e-12
 
 
-class PowerIteration:
-    """A differentiable estimate of σ_max(B), warm-started from the previous call's vector."""
+class TopSingularValues:
+    """The differentiable surrogate s_p(B) over the r leading singular values of B, from the
+    Ritz values of BᵀB on a subspace warm-started from the previous call's."""
 
-    def __init__(self) -> None:
-        self._v: torch.Tensor | None = None
+    def __init__(self, rank: int = 1) -> None:
+        self.rank = rank
+        self._Q: torch.Tensor | None = None
 
-    def __call__(self, B: torch.Tensor) -> torch.Tensor:
+    def __call__(self, B: torch.Tensor, power: float = math.inf) -> torch.Tensor:
+        """s_p(B); p = ∞ gives σ_max(B)."""
         with torch.no_grad():
-            fresh = self._v is None or self._v.shape[0] != B.shape[1]
-            v = torch.ones(B.shape[1], dtype=B.dtype, device=B.device) if fresh else self._v
+            shape = (B.shape[1], min(self.rank, *B.shape))
+            fresh = self._Q is None or self._Q.shape != shape
+            Q = _initial_basis(shape, B) if fresh else self._Q
             for _ in range(_WARM_STEPS if fresh else _STEPS):
-                u = B @ v
-                u = u / (u.norm() + _EPS)
-                v = B.T @ u
-                v = v / (v.norm() + _EPS)
-            u = B @ v
-            u = u / (u.norm() + _EPS)
-            self._v = v
-        return u @ B @ v
+                Q = torch.linalg.qr(B.T @ (B @ Q)).Q
+            self._Q = Q
+        image = B @ Q
+        ritz = torch.linalg.eigvalsh(image.T @ image).clamp(min=0.0)
+        if math.isinf(power):
+            return torch.sqrt(ritz[-1].clamp(min=_EPS))
+        top = ritz[-1].detach().clamp(min=_EPS)
+        # (Σ μ_j^p)^{1/(2p)} with the largest term scaled to 1, so that no power overflows.
+        return torch.sqrt(top) * torch.sum((ritz / top) ** power).clamp(min=1.0) ** (0.5 / power)
+
+
+def _initial_basis(shape: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+    """A fixed pseudo-random orthonormal basis (seeded, so training is reproducible)."""
+    generator = torch.Generator().manual_seed(0)
+    start = torch.randn(shape, generator=generator, dtype=like.dtype).to(like.device)
+    return torch.linalg.qr(start).Q
 
 
 class SpectralPenalty:
-    """L·‖A‖₂·‖W‖₂ (Theorem 5's product)."""
+    """L·‖A‖₂·‖W‖₂ (Theorem 5's product); training uses L·s_p(A)·s_p(W), p = ``power``."""
 
     def __init__(self, activation: Activation) -> None:
         self.lipschitz = activation.lipschitz
-        self._W, self._A = PowerIteration(), PowerIteration()
+        self.power = math.inf
+        self._W, self._A = TopSingularValues(RANK), TopSingularValues(RANK)
 
     def parameters(self) -> list[torch.Tensor]:
         return []
 
     def __call__(self, W: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        return self.lipschitz * self._A(A) * self._W(W)
+        return self.lipschitz * self._A(A, self.power) * self._W(W, self.power)
 
     def exact(self, W: torch.Tensor, A: torch.Tensor) -> float:
-        """The float value of the bound at these weights (SVD instead of power iteration)."""
+        """The float value of the bound at these weights, by SVD."""
         norms = torch.linalg.matrix_norm(W.detach(), 2) * torch.linalg.matrix_norm(A.detach(), 2)
         return float(self.lipschitz * norms)
 
 
 class LipSDPPenalty:
-    """√ρ(t) of structured LipSDP-Neuron with the always-feasible multipliers t(z, A)."""
+    """√ρ(t) of structured LipSDP-Neuron with the always-feasible multipliers t(z, A); training
+    uses s_p of its factor, p = ``power``."""
 
     def __init__(self, activation: Activation, k: int, dtype: torch.dtype) -> None:
         alpha, beta = activation.slope_lower, activation.slope_upper
         self.c_T = 0.5 * (beta - alpha) ** 2
         self.c_C = 0.25 * (alpha + beta) ** 2
         self.logits = torch.zeros(k + 1, dtype=dtype, requires_grad=True)
-        self._power = PowerIteration()
+        self.power = math.inf
+        self._top = TopSingularValues(RANK)
 
     def parameters(self) -> list[torch.Tensor]:
         return [self.logits]
@@ -95,7 +120,7 @@ class LipSDPPenalty:
         return torch.cat([self.c_T**0.5 * root_t[:, None] * W, self.c_C**0.5 * AW])
 
     def __call__(self, W: torch.Tensor, A: torch.Tensor) -> torch.Tensor:
-        return self._power(self.factor(W, A))
+        return self._top(self.factor(W, A), self.power)
 
     def exact(self, W: torch.Tensor, A: torch.Tensor) -> float:
         """√ρ(t) at the current multipliers, by SVD: the bound these weights and t prove."""

@@ -2,15 +2,17 @@
 
 The problem is min B(θ) subject to the fit of `models.train` (every sign right, mean square loss
 ≤ ε), where B is a differentiable upper bound on Lip(f) (`models.penalties`).  It starts from
-the Adam interpolator of `train_two_layer` and then runs Adam on B(θ) + μ·MSE(θ) with an
-adaptive multiplier μ: at each check μ shrinks when the float64 net fits and grows when it does
-not, so the iterates track the boundary of the feasible set (a penalty method with multiplier
-updates, Nocedal and Wright, *Numerical Optimization*, §17.1).  The answer is the fitting
-checkpoint with the smallest bound; training stops when that bound has not improved by 0.1 %
-for ``patience`` checks.  ``penalty="constrained"`` instead fixes the bound: W = V/‖V‖₂ and
-A = (ℓ/L)·U/‖U‖₂, so L·‖A‖₂·‖W‖₂ = ℓ exactly, and bisects on log ℓ for the smallest ℓ at which
-Adam on the square loss still fits.  A run that never fits is returned with
-``interpolated=False``.
+the Adam interpolator of `train_two_layer` and then runs Adam on s_p(θ) + μ·MSE(θ), where s_p is
+the smooth surrogate of B over its leading singular values (`models.penalties`), with an adaptive
+multiplier μ: at each check μ shrinks when the float64 net fits and grows when it does not, so
+the iterates track the boundary of the feasible set (a penalty method with multiplier updates,
+Nocedal and Wright, *Numerical Optimization*, §17.1).  The exponent p rises through `POWERS`
+(continuation: a smooth problem first, then ever closer to B itself), a stage ending when the
+best bound has not improved by 0.1 % for ``patience`` checks.  The answer is the fitting
+checkpoint with the smallest B itself (computed by SVD).  ``penalty="constrained"`` instead
+fixes the bound: W = V/‖V‖₂ and A = (ℓ/L)·U/‖U‖₂, so L·‖A‖₂·‖W‖₂ = ℓ exactly, and bisects on
+log ℓ for the smallest ℓ at which Adam on the square loss still fits.  A run that never fits is
+returned with ``interpolated=False``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from torch import nn
 
 from .activations import get_activation
 from .network import TwoLayerNetwork
-from .penalties import PowerIteration, make_penalty
+from .penalties import TopSingularValues, make_penalty
 from .torch_io import from_module
 from .train import TrainingResult, as_targets, fit_loss, train_two_layer, trainable_module
 
@@ -34,6 +36,8 @@ PENALTIES = ("lipsdp", "spectral", "constrained")
 _SHRINK, _GROW = 1.2, 1.5
 #: Relative improvement of the best bound that resets the patience counter.
 _PROGRESS = 1e-3
+#: Exponents p of the smooth surrogate s_p of the bound, one stage each (continuation).
+POWERS = (4.0, 16.0, 64.0)
 #: Bisection steps on log ℓ, and the factor below the start's product where bisection begins.
 _BISECTIONS, _RANGE = 7, 64.0
 
@@ -46,6 +50,7 @@ def _fits(net: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, epsilon: float) ->
 def _penalised(
     start: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, penalty: str, epsilon: float,
     max_epochs: int, learning_rate: float, bias_free: bool, check_every: int, patience: int,
+    powers: tuple[float, ...],
 ) -> TrainingResult:
     module = trainable_module(start, batch_norm=False, bias_free=bias_free)
     first, _, second = module
@@ -55,7 +60,8 @@ def _penalised(
     best, best_bound = start, bound.exact(first.weight, second.weight)
     best_loss = fit_loss(start, X, Y)[0]
     multiplier = best_bound / epsilon
-    stale, epoch = 0, 0
+    stages, stale, epoch = iter(powers), 0, 0
+    bound.power = next(stages)
     for epoch in range(1, max_epochs + 1):
         optimiser.zero_grad()
         mse = torch.mean((module(inputs) - outputs) ** 2)
@@ -73,7 +79,10 @@ def _penalised(
                 stale = 0
             best, best_bound, best_loss = net, value, loss
         if stale >= patience:
-            break
+            power = next(stages, None)
+            if power is None:
+                break
+            bound.power, stale = power, 0
     return TrainingResult(best, True, epoch, best_loss, best_bound)
 
 
@@ -86,7 +95,7 @@ class _Constrained(nn.Module):
         self.lipschitz = start.activation.lipschitz
         self.activation_spec = start.activation.spec
         self.level = 1.0
-        self._V, self._U = PowerIteration(), PowerIteration()
+        self._V, self._U = TopSingularValues(), TopSingularValues()
 
     def weights(self) -> tuple[torch.Tensor, torch.Tensor]:
         W = self.first.weight / self._V(self.first.weight)
@@ -168,6 +177,7 @@ def train_smooth(
     bias_free: bool = False,
     check_every: int = 25,
     patience: int = 20,
+    powers: tuple[float, ...] = POWERS,
 ) -> TrainingResult:
     """An interpolating net with a small upper bound on Lip(f): ``penalty`` is ``lipsdp``
     (structured LipSDP-Neuron), ``spectral`` (L·‖A‖₂·‖W‖₂) or ``constrained`` (bisection on a
@@ -186,6 +196,6 @@ def train_smooth(
                          check_every)
     else:
         result = _penalised(start.network, X, Y, penalty, epsilon, max_epochs, learning_rate,
-                            bias_free, check_every, patience)
+                            bias_free, check_every, patience, powers)
     return TrainingResult(result.network, result.interpolated, start.epochs + result.epochs,
                           result.loss, result.bound)

@@ -1,6 +1,6 @@
 """Smooth interpolation: the differentiable bounds are the LipSDP and spectral expressions,
-power iteration gives σ_max and its gradient, and every penalty returns a fitting net whose
-bound is below that of the Adam start."""
+subspace iteration gives σ_max, the smooth surrogate over the leading singular values and their
+gradients, and every penalty returns a fitting net whose bound is below that of the Adam start."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from models import get_activation
 from models.data import generic_data
-from models.penalties import LipSDPPenalty, PowerIteration, SpectralPenalty
+from models.penalties import LipSDPPenalty, SpectralPenalty, TopSingularValues
 from models.smooth import train_smooth
 from models.train import fit_loss, train_two_layer
 
@@ -20,14 +20,35 @@ from models.train import fit_loss, train_two_layer
 def test_power_iteration_converges_to_the_top_singular_value_and_its_gradient() -> None:
     torch.manual_seed(0)
     B = torch.randn(7, 5, dtype=torch.float64, requires_grad=True)
-    power = PowerIteration()
+    power = TopSingularValues()
     for _ in range(20):
         value = power(B)
     value.backward()
-    exact = torch.linalg.matrix_norm(B.detach().clone().requires_grad_(), 2)
     grad = torch.autograd.grad(torch.linalg.matrix_norm(B, 2), B)[0]
+    assert value.item() == pytest.approx(torch.linalg.matrix_norm(B, 2).item(), rel=1e-10)
+    assert torch.allclose(B.grad, grad, atol=1e-8)
+
+
+@pytest.mark.parametrize("power", [1.0, 4.0, 64.0])
+def test_subspace_surrogate_is_the_schatten_sum_of_the_leading_values(power: float) -> None:
+    torch.manual_seed(1)
+    B = torch.randn(12, 9, dtype=torch.float64, requires_grad=True)
+    top = TopSingularValues(rank=3)
+    for _ in range(30):
+        value = top(B, power)
+    value.backward()
+    leading = torch.linalg.svdvals(B)[:3]
+    exact = torch.sum(leading ** (2 * power)) ** (0.5 / power)
+    grad = torch.autograd.grad(exact, B)[0]
     assert value.item() == pytest.approx(exact.item(), rel=1e-10)
     assert torch.allclose(B.grad, grad, atol=1e-8)
+    assert leading[0] <= value.item() <= 3 ** (0.5 / power) * leading[0]
+
+
+def test_surrogate_of_a_zero_matrix_has_a_finite_gradient() -> None:
+    B = torch.zeros(3, 4, dtype=torch.float64, requires_grad=True)
+    TopSingularValues(rank=2)(B, 8.0).backward()
+    assert torch.all(torch.isfinite(B.grad))
 
 
 @settings(max_examples=25, deadline=None)
