@@ -22,21 +22,11 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from .domains import Ball, Box, Domain
-from .verify.floating import TINY, frobenius_upper, gamma
+from .verify.floating import TINY, downward, frobenius_upper, gamma, upward
 
-__all__ = ["downward", "preactivation_bounds", "slope_intervals", "upward"]
+__all__ = ["preactivation_bounds", "slope_intervals"]
 
 Bounds = tuple[np.ndarray, np.ndarray]
-
-
-def upward(x: np.ndarray) -> np.ndarray:
-    """The next doubles above x: turns one rounded-to-nearest operation into an upper bound."""
-    return np.nextafter(x, np.inf)
-
-
-def downward(x: np.ndarray) -> np.ndarray:
-    """The next doubles below x: turns one rounded-to-nearest operation into a lower bound."""
-    return np.nextafter(x, -np.inf)
 
 
 def _affine(W: np.ndarray, X: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -47,9 +47,25 @@ TEMPERATURES = (0.5, 1e-4)
 _NUDGES = (0.0, 1e-3, -1e-3, 1e-6, -1e-6)
 
 
+@dataclass
+class AscentRounds:
+    """The search sizes every gradient ascent shares: each round ascends the ``restarts`` best
+    of ``samples`` starts for ``steps`` steps; one round per 4 s of budget, 1 to
+    ``max_rounds``."""
+
+    restarts: int = 16
+    steps: int = 200
+    max_rounds: int = 8
+    samples: int = 1000
+
+    def rounds(self, budget: Budget) -> int:
+        """How many rounds the budget pays for."""
+        return int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+
+
 @register
 @dataclass
-class GradientAscent:
+class GradientAscent(AscentRounds):
     """Best true ‖J(x)‖₂ over annealed ascents from the best of random multi-scale starts.
 
     Each round ascends the ``restarts`` best of ``samples`` random points (fewer if drawing
@@ -60,11 +76,6 @@ class GradientAscent:
     name: ClassVar[str] = "ascent"
     kind: ClassVar[Kind] = "lower"
     default: ClassVar[bool] = True
-
-    restarts: int = 16
-    steps: int = 200
-    max_rounds: int = 8
-    samples: int = 1000
 
     def why_not(self, problem: Problem) -> str | None:
         if reason := outside_scope(problem, self.kind):
@@ -79,7 +90,7 @@ class GradientAscent:
     def search(self, net: TwoLayerNetwork, budget: Budget) -> tuple[np.ndarray, np.ndarray]:
         """The points found, best first, with their true gradient norms."""
         rng = np.random.default_rng(budget.seed)
-        rounds = int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+        rounds = self.rounds(budget)
         found, found_norms = [], []
         for _ in range(rounds):
             share = Budget(seconds=budget.remaining() / 4)

@@ -23,7 +23,13 @@ from ..evidence import PointWitness
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
 from ..verify.norms import top_direction
-from .ascent import SMOOTH_SLOPES, TEMPERATURES, no_smooth_surrogate, normalised
+from .ascent import (
+    SMOOTH_SLOPES,
+    TEMPERATURES,
+    AscentRounds,
+    no_smooth_surrogate,
+    normalised,
+)
 
 __all__ = ["DeepGradientAscent", "deep_gradient_norms"]
 
@@ -69,18 +75,13 @@ def _length_scales(net: DeepNetwork) -> tuple[float, ...]:
 
 @register
 @dataclass
-class DeepGradientAscent:
+class DeepGradientAscent(AscentRounds):
     """Best true ‖J(x)‖₂ over annealed ascents from the best of random multi-scale starts, in
     rounds (one per 4 s of budget, at most ``max_rounds``) until the budget ends."""
 
     name: ClassVar[str] = "deep-ascent"
     kind: ClassVar[Kind] = "lower"
     default: ClassVar[bool] = True
-
-    restarts: int = 16
-    steps: int = 200
-    max_rounds: int = 8
-    samples: int = 1000
 
     def why_not(self, problem: Problem) -> str | None:
         if reason := outside_scope(problem, self.kind, networks=(DeepNetwork,)):
@@ -90,7 +91,7 @@ class DeepGradientAscent:
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
         net = problem.net
         rng = np.random.default_rng(budget.seed)
-        rounds = int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+        rounds = self.rounds(budget)
         best_point, best_norm = np.zeros(net.d), -np.inf
         for _ in range(rounds):
             radii = np.resize(np.asarray(_length_scales(net)), self.samples)

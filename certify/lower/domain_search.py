@@ -23,7 +23,7 @@ from ..domains import Ball, Box, Domain
 from ..evidence import PointWitness
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from .ascent import TEMPERATURES
+from .ascent import TEMPERATURES, AscentRounds
 from .search import gradient_norms, top_direction
 
 __all__ = ["DomainAscent"]
@@ -37,7 +37,7 @@ _SHRINKS = (1.0, 1.0 - 2.0**-40, 1.0 - 2.0**-20, 0.5, 0.0)
 
 @register
 @dataclass
-class DomainAscent:
+class DomainAscent(AscentRounds):
     """Best true ‖J(x)‖₂ over projected ascents from the best of uniform samples of the domain.
 
     Each round draws ``samples`` points of D (and its centre) and ascends the ``restarts`` best
@@ -48,11 +48,6 @@ class DomainAscent:
     name: ClassVar[str] = "domain-ascent"
     kind: ClassVar[Kind] = "lower"
     default: ClassVar[bool] = True
-
-    restarts: int = 16
-    steps: int = 200
-    max_rounds: int = 8
-    samples: int = 1000
 
     def why_not(self, problem: Problem) -> str | None:
         if reason := outside_scope(problem, self.kind, domain_aware=True):
@@ -68,7 +63,7 @@ class DomainAscent:
         anchor, free = domain.center, domain.free_axes
         net, space = _restricted(problem.net, domain)
         rng = np.random.default_rng(budget.seed)
-        rounds = int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+        rounds = self.rounds(budget)
         best, best_norm = anchor.copy(), -np.inf
         for _ in range(rounds):
             starts = np.vstack([space.center, space.sample(self.samples, rng)])

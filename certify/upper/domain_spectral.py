@@ -25,8 +25,9 @@ import numpy as np
 from ..evidence import Certificate
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from ..propagation import slope_intervals, upward
+from ..propagation import slope_intervals
 from ..regions import active_neurons
+from ..verify.floating import upward
 from ..verify.norms import spectral_norm_estimate
 
 __all__ = [

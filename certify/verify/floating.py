@@ -14,7 +14,16 @@ import math
 
 import numpy as np
 
-__all__ = ["SAFETY", "TINY", "UNIT_ROUNDOFF", "frobenius_upper", "gamma", "up"]
+__all__ = [
+    "SAFETY",
+    "TINY",
+    "UNIT_ROUNDOFF",
+    "downward",
+    "frobenius_upper",
+    "gamma",
+    "up",
+    "upward",
+]
 
 UNIT_ROUNDOFF = 2.0**-53
 #: Relative inflation applied to every computed error bound (≫ the ~10 roundings inside one).
@@ -34,6 +43,16 @@ def gamma(n: int) -> float:
 def up(x: float) -> float:
     """The next double above x: turns a rounded-to-nearest bound into an upper bound."""
     return float(np.nextafter(x, math.inf))
+
+
+def upward(x: np.ndarray) -> np.ndarray:
+    """The next doubles above x, entrywise: `up` for arrays."""
+    return np.nextafter(x, np.inf)
+
+
+def downward(x: np.ndarray) -> np.ndarray:
+    """The next doubles below x, entrywise: turns a rounded-to-nearest bound into a lower one."""
+    return np.nextafter(x, -np.inf)
 
 
 def frobenius_upper(X: np.ndarray) -> float:
