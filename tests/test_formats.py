@@ -130,36 +130,82 @@ def test_state_dict_of_sequential(tmp_path: Path) -> None:
     path = tmp_path / "model.pth"
     torch.save(module.state_dict(), path)
     _assert_same(from_module(module), load_model(path, activation="tanh"))
-    assert load_model(path).activation == get_activation("relu")
+    assert "does not record its activation: name it with --activation" in _refusal(path)
 
 
 def test_state_dict_without_biases_and_legacy_format(tmp_path: Path) -> None:
     module = _sequential(nn.Linear(3, 4, bias=False), nn.ReLU(), nn.Linear(4, 2, bias=False))
     path = tmp_path / "model.pt"
     torch.save(module.state_dict(), path, _use_new_zipfile_serialization=False)
-    net = load_model(path)
+    net = load_model(path, activation="relu")
     _assert_same(from_module(module), net)
     assert not net.b.any() and not net.c.any()
 
 
-def test_layer_prefixes_sort_naturally(tmp_path: Path) -> None:
+def test_layer_numbers_sort_naturally(tmp_path: Path) -> None:
     net = _network(d=3, k=5, m=3)
-    path = tmp_path / "model.pt"
-    state = OrderedDict([("layers.10.weight", net.A), ("layers.2.weight", net.W)])
-    torch.save({key: torch.tensor(value) for key, value in state.items()}, path)
-    loaded = load_model(path)
+    path = tmp_path / "model.safetensors"
+    save_file({"layers.10.weight": net.A, "layers.2.weight": net.W}, path)
+    loaded = load_model(path, activation="relu")
     np.testing.assert_array_equal(loaded.W, net.W)
     np.testing.assert_array_equal(loaded.A, net.A)
 
 
-def test_unordered_names_are_refused_when_both_orders_fit(tmp_path: Path) -> None:
+def test_state_dict_key_order_that_contradicts_the_numbers_is_refused(tmp_path: Path) -> None:
+    net = _network(d=3, k=5, m=3)
+    path = tmp_path / "model.pt"
+    state = OrderedDict([("layers.10.weight", net.A), ("layers.2.weight", net.W)])
+    torch.save({key: torch.tensor(value) for key, value in state.items()}, path)
+    assert "stored in the order 'layers.10', 'layers.2' but numbered" in _refusal(
+        path, activation="relu"
+    )
+
+
+def _autoencoder() -> tuple[nn.Module, OrderedDict[str, torch.Tensor]]:
+    """encoder → hidden → decoder (d = m = 2, widths 3 and 4): alphabetically, decoder first."""
+    torch.manual_seed(3)
+    module = nn.Module()
+    module.encoder, module.hidden, module.decoder = (
+        nn.Linear(2, 3), nn.Linear(3, 4), nn.Linear(4, 2)
+    )
+    return module, module.state_dict()
+
+
+def test_state_dict_layers_keep_their_registration_order(tmp_path: Path) -> None:
+    """Regression: the names sorted as decoder, encoder, hidden and loaded as a d = 4 net
+    (4 → 2 → 3 → 4 fits the shapes too)."""
+    module, state = _autoencoder()
+    chain = nn.Sequential(module.encoder, nn.ReLU(), module.hidden, nn.ReLU(), module.decoder)
+    path = tmp_path / "autoencoder.pt"
+    torch.save(state, path)
+    net = load_model(path, activation="relu")
+    assert (net.d, net.widths, net.m) == (2, (3, 4), 2)
+    x = np.random.default_rng(0).normal(size=(50, 2))
+    with torch.no_grad():
+        expected = chain.double()(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(net(x), expected, rtol=1e-12, atol=1e-12)
+    # safetensors sorts its keys, so the file keeps no order, and two orders fit the shapes.
+    path = tmp_path / "autoencoder.safetensors"
+    save_torch_file(state, path)
+    assert "cannot tell the order of layers 'decoder', 'encoder', 'hidden'" in _refusal(
+        path, activation="relu"
+    )
+
+
+def test_unordered_names_are_refused_when_several_orders_fit(tmp_path: Path) -> None:
     square = _network(d=3, k=5, m=3)
     path = tmp_path / "model.safetensors"
     save_file({"hidden.weight": square.W, "output.weight": square.A}, path)
-    assert "cannot tell whether layer 'hidden' or 'output' comes first" in _refusal(path)
+    assert "cannot tell the order of layers 'hidden', 'output'" in _refusal(
+        path, activation="relu"
+    )
     narrow = _network(d=3, k=5, m=2)
-    save_file({"hidden.weight": narrow.W, "output.weight": narrow.A}, path)
-    np.testing.assert_array_equal(load_model(path).W, narrow.W)
+    save_file({"output.weight": narrow.A, "hidden.weight": narrow.W}, path)
+    np.testing.assert_array_equal(load_model(path, activation="relu").W, narrow.W)
+    save_file({"a.weight": np.ones((3, 2)), "b.weight": np.ones((1, 4))}, path)
+    assert "do not fit together in any order (shapes out×in: 3×2, 1×4)" in _refusal(
+        path, activation="relu"
+    )
 
 
 def test_pickled_module_needs_trust(tmp_path: Path) -> None:
@@ -188,9 +234,14 @@ def test_pickled_module_of_unsupported_shape(tmp_path: Path) -> None:
     ("content", "expected"),
     [
         ({"0.weight": torch.ones(2, 2), "1.weight": torch.ones(2), "1.running_mean":
-          torch.ones(2), "2.weight": torch.ones(1, 2)}, "unexpected tensor '1.weight' of shape"),
+          torch.ones(2), "2.weight": torch.ones(1, 2)}, "unexpected tensor '1.running_mean'"),
+        ({"0.weight": torch.ones(2, 2), "1.weight": torch.ones(2), "2.weight": torch.ones(1, 2)},
+         "weight '1.weight' has shape (2,), expected a matrix"),
+        ({"0.weight": torch.ones(2, 2), "0.bias": torch.ones(2), "2.bias": torch.ones(1)},
+         "bias '2.bias' has no weight '2.weight' beside it"),
+        ({"0.weight": torch.ones(2, 2), "2.weight": torch.ones(1, 3)},
+         "layer '2' takes 3 inputs but layer '0' before it gives 2 outputs"),
         ({"0.weight": torch.ones(2, 2)}, "not supported yet: 1 linear layer "),
-        ({"0.weight": torch.ones(2, 3), "2.weight": torch.ones(1, 3)}, "expected (m, 2)"),
         ({"0.weight": torch.ones(2, 2), "0.bias": torch.ones(3), "2.weight": torch.ones(1, 2)},
          "b has shape (3,)"),
         ({"0.weight": torch.full((2, 2), float("nan")), "2.weight": torch.ones(1, 2)},
@@ -204,7 +255,7 @@ def test_pickled_module_of_unsupported_shape(tmp_path: Path) -> None:
 def test_bad_state_dicts(tmp_path: Path, content: object, expected: str) -> None:
     path = tmp_path / "model.pt"
     torch.save(content, path)
-    assert expected in _refusal(path)
+    assert expected in _refusal(path, activation="relu")
 
 
 def test_unknown_activation_name(tmp_path: Path) -> None:
@@ -229,11 +280,12 @@ def test_safetensors_metadata_and_half_precision(tmp_path: Path) -> None:
     )
 
 
-def test_safetensors_without_metadata_uses_argument(tmp_path: Path) -> None:
+def test_safetensors_without_metadata_needs_an_activation(tmp_path: Path) -> None:
     net = _network()
     path = tmp_path / "model.safetensors"
     save_file({"0.weight": net.W, "2.weight": net.A}, path)
-    assert load_model(path).activation == get_activation("relu")
+    assert "does not record its activation" in _refusal(path)
+    assert load_model(path, activation="relu").activation == get_activation("relu")
     assert load_model(path, activation="gelu").activation == get_activation("gelu")
     save_file({"0.weight": net.W, "2.weight": net.A}, path, metadata={"activation": "swish"})
     assert "unknown activation 'swish'" in _refusal(path)
@@ -246,7 +298,8 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
     path = tmp_path / "model.npz"
     W, A = np.arange(6.0).reshape(3, 2), np.array([1.0, -2.0, 0.5])
     np.savez(path, W=W, A=A)
-    net = load_model(path)
+    assert "does not record its activation" in _refusal(path)
+    net = load_model(path, activation="relu")
     assert (net.d, net.k, net.m) == (2, 3, 1)
     np.testing.assert_array_equal(net.A, A[None, :])
     assert not net.b.any() and not net.c.any()
@@ -259,7 +312,8 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
         ({"A": np.ones((1, 2))}, "missing array 'W'"),
         ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "W2": np.ones(2)},
          "mixes the two-layer names ('A') with the numbered ones ('W2')"),
-        ({"W1": np.ones((2, 2)), "W3": np.ones((1, 2))}, "array 'W3' but only 2 weight matrices"),
+        ({"W1": np.ones((2, 2)), "W3": np.ones((1, 2))}, "array 'W3' but no 'W2'"),
+        ({"b1": np.ones(2)}, "array 'b1' has no weight matrix 'W1'"),
         ({"W1": np.ones((2, 2))}, "not supported yet: 1 linear layer "),
         ({"W": np.ones((2, 2)), "A": np.ones((1, 3))}, "expected (m, 2)"),
         ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "c": np.ones(2)}, "c has shape (2,)"),
@@ -276,7 +330,7 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
 def test_bad_npz(tmp_path: Path, arrays: dict[str, np.ndarray], expected: str) -> None:
     path = tmp_path / "model.npz"
     np.savez(path, **arrays)
-    assert expected in _refusal(path)
+    assert expected in _refusal(path, activation="relu")
 
 
 # --- MATLAB (LipSDP) -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .npz import NPZ
 from .onnx_file import ONNX
 from .pytorch import PYTORCH
 from .safetensors_file import SAFETENSORS
-from .sniff import HEAD_SIZE, content_kind
+from .sniff import DAMAGED_ZIP, HEAD_SIZE, content_kind
 
 __all__ = ["FORMATS", "ModelFormatError", "load_model", "save_model"]
 
@@ -62,6 +62,8 @@ def _detect(path: Path) -> Format:
     if size == 0:
         raise ModelFormatError("empty file")
     kind = content_kind(path, head, size)
+    if kind == DAMAGED_ZIP:
+        raise ModelFormatError("damaged or truncated zip archive (its directory cannot be read)")
     named = _by_suffix(path)
     if named is None:
         if kind in _BY_KIND:
@@ -78,18 +80,23 @@ def _detect(path: Path) -> Format:
 
 
 def load_model(
-    path: str | os.PathLike[str], activation: str | None = None, trust_pickle: bool = False
+    path: str | os.PathLike[str],
+    activation: str | None = None,
+    trust_pickle: bool = False,
+    assume_chain: bool = False,
 ) -> Network:
     """The network stored in ``path``: a `TwoLayerNetwork` for two linear layers, a
     `DeepNetwork` for more.
 
-    ``activation`` names σ for files that store none (state dicts, files without metadata;
-    default ReLU); it must agree with the file where the file names one.  ``trust_pickle``
-    allows unpickling a whole ``torch.nn.Module``, which executes code from the file.
+    ``activation`` names σ for files that record none (state dicts, files without metadata);
+    such a file is refused without it, and it must agree with the file where the file names
+    one.  ``trust_pickle`` allows unpickling a whole ``torch.nn.Module``, which executes code
+    from the file; ``assume_chain`` reads such a module with a forward of its own as the chain
+    of its layers (see `models.formats.torch_module`).
     """
     file = Path(path)
     try:
-        return _detect(file).load(file, LoadOptions(activation, trust_pickle))
+        return _detect(file).load(file, LoadOptions(activation, trust_pickle, assume_chain))
     except ModelFormatError as error:
         raise error.at(path) from error
     except (NetworkError, UnknownActivationError) as error:

@@ -13,7 +13,7 @@ from ..activations import Activation, get_activation
 from .errors import ModelFormatError
 
 __all__ = [
-    "DEFAULT_ACTIVATION",
+    "MISSING_ACTIVATION",
     "Format",
     "LoadOptions",
     "activation_text",
@@ -23,15 +23,20 @@ __all__ = [
     "stored_text",
 ]
 
-DEFAULT_ACTIVATION = "relu"
+MISSING_ACTIVATION = (
+    "the file does not record its activation: name it with --activation (activation= in "
+    "Python), e.g. relu, tanh, gelu, leaky_relu(0.01)"
+)
 
 
 @dataclass(frozen=True)
 class LoadOptions:
-    """What the caller adds to a file: an activation, and whether pickled code may run."""
+    """What the caller adds to a file: an activation, whether pickled code may run, and whether
+    a pickled module with a forward of its own may be read as the chain of its layers."""
 
     activation: str | None = None
     trust_pickle: bool = False
+    assume_chain: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,14 +72,21 @@ def one_activation(specs: list[str]) -> str:
     return specs[0]
 
 
-def settle_activation(requested: str | None, stored: str | Activation | None) -> Activation:
+def settle_activation(
+    requested: str | None, stored: str | Activation | None, implied: str | None = None
+) -> Activation:
     """The activation of a loaded network: the file's own if it has one, else the request.
 
-    A request that contradicts the file is refused rather than silently preferred: certifying
-    a different function than the one stored would make every bound meaningless.
+    ``implied`` is the activation that a layout defines for files that record none (LipSDP's
+    ``.mat`` files hold ReLU nets); a request takes precedence over it.  Without either, the
+    file is refused: a guessed σ certifies a different function.  A request that contradicts
+    what the file records is refused rather than silently preferred, for the same reason.
     """
     if stored is None:
-        return get_activation(DEFAULT_ACTIVATION if requested is None else requested)
+        chosen = requested if requested is not None else implied
+        if chosen is None:
+            raise ModelFormatError(MISSING_ACTIVATION)
+        return get_activation(chosen)
     found = get_activation(stored)
     if requested is not None and get_activation(requested) != found:
         raise ModelFormatError(

@@ -1,6 +1,7 @@
 """MATLAB ``.mat`` files in the layout of LipSDP (Fazlyab et al., NeurIPS 2019).
 
-Variable ``weights``: a 1×L cell of matrices W_1 … W_L (out×in), ReLU between them, no biases.
+Variable ``weights``: a 1×L cell of matrices W_1 … W_L (out×in), ReLU between them (unless
+``--activation`` names another), no biases.
 Two optional variables extend it losslessly: ``biases`` (a cell of L vectors) and ``activation``
 (a string).  ``scipy.io.loadmat`` decodes data only; MATLAB v7.3 (HDF5) files are not read.
 """
@@ -70,7 +71,7 @@ def load(path: Path, options: LoadOptions) -> Network:
     biases = _biases(variables.get("biases"), len(matrices))
     stored = stored_text("variable 'activation'", variables.get("activation"))
     return network_from_layers(
-        matrices, biases, settle_activation(options.activation, stored)
+        matrices, biases, settle_activation(options.activation, stored, implied="relu")
     )
 
 

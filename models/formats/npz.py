@@ -1,5 +1,5 @@
-"""NumPy ``.npz`` archives, in one of two layouts, with an optional ``activation`` (a 0-d string
-array, default ReLU):
+"""NumPy ``.npz`` archives, in one of two layouts, with an ``activation`` (a 0-d string array;
+a file without one needs the activation named when it is loaded):
 
 * two layers: ``W`` (k×d), ``A`` (m×k, or a k-vector for m = 1), optional ``b``, ``c``;
 * any depth: ``W1`` … ``WL`` (out×in, L ≥ 2), optional ``b1`` … ``bL``.
@@ -50,10 +50,18 @@ def _two_layer(numbers: dict[str, np.ndarray]) -> Layers:
 
 
 def _numbered(numbers: dict[str, np.ndarray]) -> Layers:
-    count = sum(1 for name in numbers if name.startswith("W"))
-    for name in numbers:
+    count = 0
+    while f"W{count + 1}" in numbers:
+        count += 1
+    for name in sorted(numbers, key=lambda name: int(name[1:])):
         if int(name[1:]) > count:
-            raise ModelFormatError(f"array {name!r} but only {count} weight matrices W1 … W{count}")
+            missing = f"W{count + 1}"
+            if name[0] == "b" and int(name[1:]) == count + 1:
+                raise ModelFormatError(f"array {name!r} has no weight matrix {missing!r}")
+            raise ModelFormatError(
+                f"array {name!r} but no {missing!r} (weight matrices are numbered W1, W2, … "
+                "without gaps)"
+            )
     if count < 2:
         raise layer_count_error(count)
     layers = range(1, count + 1)

@@ -2,7 +2,8 @@
 
 Read with ``torch.load(weights_only=True)``, which unpickles tensors and containers only.  A whole
 pickled module (``torch.save(model, path)``) needs ``weights_only=False``, which runs code from
-the file, so it is read only on explicit trust.  A state dict stores no activation.
+the file, so it is read only on explicit trust.  A state dict stores no activation, so one must
+be named; it keeps the order in which the module registered its layers.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .. import Network, torch_io  # a module import: torch_io itself imports from this package
+from .. import Network
 from .base import Format, LoadOptions, settle_activation
 from .errors import ModelFormatError, library_errors, one_line
 from .layers import network_from_state, state_of
+from .torch_module import from_module, tensor_to_array
 
 __all__ = ["PYTORCH"]
 
@@ -69,15 +71,16 @@ def load(path: Path, options: LoadOptions) -> Network:
     """The network in a state dict (or, with ``trust_pickle``, in a pickled Sequential)."""
     content = _read(path, options.trust_pickle)
     if isinstance(content, nn.Module):
-        net = torch_io.from_module(content)
+        net = from_module(content, options.assume_chain)
         settle_activation(options.activation, net.activation)
         return net
     if not isinstance(content, Mapping):
         raise ModelFormatError(
             f"holds a {type(content).__name__}, not a state dict of tensors"
         )
-    arrays = {str(key): torch_io.tensor_to_array(value, str(key)) for key, value in content.items()}
-    return network_from_state(arrays, settle_activation(options.activation, None))
+    arrays = {str(key): tensor_to_array(value, str(key)) for key, value in content.items()}
+    activation = settle_activation(options.activation, None)
+    return network_from_state(arrays, activation, key_order=True)
 
 
 def save(net: Network, path: Path) -> None:

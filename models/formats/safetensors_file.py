@@ -11,22 +11,27 @@ from pathlib import Path
 from safetensors import safe_open
 from safetensors.numpy import save_file
 
-from .. import Network, torch_io  # a module import: torch_io itself imports from this package
+from .. import Network
 from .base import Format, LoadOptions, activation_text, settle_activation
 from .errors import library_errors
 from .layers import network_from_state, state_of
+from .torch_module import tensor_to_array
 
 __all__ = ["SAFETENSORS"]
 
 
 def load(path: Path, options: LoadOptions) -> Network:
-    """The network in ``path``; metadata ``{"activation": ...}`` names σ (default ReLU)."""
+    """The network in ``path``; metadata ``{"activation": ...}`` names σ (else the caller must).
+
+    The file keeps no order of its tensors (safetensors sorts them), so the layer order comes
+    from the layer numbers or the shapes (see `layers`).
+    """
     with library_errors("not a readable safetensors file"), safe_open(path, framework="pt") as file:
         metadata = file.metadata() or {}
         tensors = {key: file.get_tensor(key) for key in file.keys()}  # noqa: SIM118 (safe_open handles are not iterable)
-    arrays = {key: torch_io.tensor_to_array(tensor, key) for key, tensor in tensors.items()}
-    stored = metadata.get("activation")
-    return network_from_state(arrays, settle_activation(options.activation, stored))
+    arrays = {key: tensor_to_array(tensor, key) for key, tensor in tensors.items()}
+    activation = settle_activation(options.activation, metadata.get("activation"))
+    return network_from_state(arrays, activation, key_order=False)
 
 
 def save(net: Network, path: Path) -> None:
