@@ -20,11 +20,14 @@ class NetworkError(ValueError):
 
 
 def as_matrix(name: str, value: object, ndim: int) -> np.ndarray:
-    """A read-only float64 copy of ``value`` with ``ndim`` dimensions, all finite."""
+    """A read-only, C-ordered float64 copy of ``value`` with ``ndim`` dimensions, all finite.
+
+    One memory order whatever the file (MATLAB's are column-major) keeps every computation on
+    the network bit-for-bit the same, whichever format it came from."""
     raw = np.asarray(value)
     if raw.dtype.kind not in "biuf":
         raise NetworkError(f"{name} must hold real numbers, got dtype {raw.dtype}")
-    array = raw.astype(np.float64, copy=True)
+    array = np.array(raw, dtype=np.float64, order="C", copy=True)
     if array.ndim != ndim:
         raise NetworkError(f"{name} must have {ndim} dimension(s), got shape {array.shape}")
     if not np.all(np.isfinite(array)):

@@ -268,3 +268,14 @@ def test_hooks_and_instance_forwards_are_refused() -> None:
         assert "global forward hooks" in _message(error)
     finally:
         handle.remove()
+
+
+def test_an_activation_module_used_twice_counts_twice() -> None:
+    """Regression: named_children() yields a reused module once, dropping the second ReLU."""
+    relu = nn.ReLU()
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(D, K), relu, nn.Linear(K, K), relu, nn.Linear(K, M))
+    net = from_module(module)
+    assert net.widths == (K, K)
+    x = _inputs()
+    np.testing.assert_allclose(net(x), _torch_forward(module.double(), x), rtol=1e-12, atol=1e-12)

@@ -167,7 +167,8 @@ def _children(module: nn.Module, name: str, assume_chain: bool) -> Iterator[tupl
             "chain only if you confirm that forward applies them in order (--assume-chain, "
             "assume_chain=True in Python)"
         )
-    return module.named_children()
+    # Not named_children(), which yields a module reused in two places only once.
+    return iter(module._modules.items())
 
 
 def _leaves(module: nn.Module, name: str, assume_chain: bool) -> Iterator[tuple[str, nn.Module]]:
@@ -177,6 +178,8 @@ def _leaves(module: nn.Module, name: str, assume_chain: bool) -> Iterator[tuple[
         yield name, module
         return
     for child_name, child in _children(module, name, assume_chain):
+        if child is None:
+            continue
         yield from _leaves(child, f"{name}.{child_name}" if name else child_name, assume_chain)
 
 
