@@ -1,11 +1,8 @@
-"""Networks as data: the neutral two-layer description, activations, file formats, data."""
+"""Networks as data: the neutral description (`Network`, any depth), activations, file formats,
+data."""
 
 from .activations import ACTIVATION_NAMES, Activation, UnknownActivationError, get_activation
-from .deep import DeepNetwork
-from .network import NetworkError, TwoLayerNetwork
-
-#: Every neutral network description.
-Network = TwoLayerNetwork | DeepNetwork
+from .network import DeepNetwork, Network, NetworkError, TwoLayerNetwork
 
 __all__ = [
     "ACTIVATION_NAMES",

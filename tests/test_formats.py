@@ -315,7 +315,7 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
         ({"W1": np.ones((2, 2)), "W3": np.ones((1, 2))}, "array 'W3' but no 'W2'"),
         ({"b1": np.ones(2)}, "array 'b1' has no weight matrix 'W1'"),
         ({"W1": np.ones((2, 2))}, "not supported yet: 1 linear layer "),
-        ({"W": np.ones((2, 2)), "A": np.ones((1, 3))}, "expected (m, 2)"),
+        ({"W": np.ones((2, 2)), "A": np.ones((1, 3))}, "expected (·, 2) to follow W (2, 2)"),
         ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "c": np.ones(2)}, "c has shape (2,)"),
         ({"W": np.array([[1.0, np.inf]]), "A": np.ones((1, 1))}, "NaN or Inf"),
         ({"W": np.ones((2, 2)) * 1j, "A": np.ones((1, 2))}, "array 'W' has dtype complex128"),

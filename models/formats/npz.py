@@ -46,7 +46,8 @@ def _two_layer(numbers: dict[str, np.ndarray]) -> Layers:
     missing = [name for name in ("W", "A") if name not in numbers]
     if missing:
         raise ModelFormatError(f"missing array {missing[0]!r}")
-    return [numbers["W"], numbers["A"]], [numbers.get("b"), numbers.get("c")]
+    A = numbers["A"]
+    return [numbers["W"], A[None, :] if A.ndim == 1 else A], [numbers.get("b"), numbers.get("c")]
 
 
 def _numbered(numbers: dict[str, np.ndarray]) -> Layers:
