@@ -25,7 +25,7 @@ import highspy
 import numpy as np
 from scipy.optimize import linprog
 
-from models import TwoLayerNetwork
+from .verify.neurons import active_neurons
 
 __all__ = ["PrefixLP", "RegionLP", "active_neurons", "chebyshev_center"]
 
@@ -43,14 +43,6 @@ class RegionLP:
     def nonempty(self) -> bool:
         """Whether the float LP found a ball of positive radius (a claim, not a proof)."""
         return self.radius > 0.0
-
-
-def active_neurons(net: TwoLayerNetwork) -> np.ndarray:
-    """Indices of neurons that can change Lip(f): w_i ≠ 0 and A[:, i] ≠ 0.
-
-    Any other neuron adds a constant to f (w_i = 0) or nothing at all (A[:, i] = 0).
-    """
-    return np.flatnonzero(np.any(net.W != 0, axis=1) & np.any(net.A != 0, axis=0))
 
 
 def chebyshev_center(

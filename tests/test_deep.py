@@ -23,10 +23,11 @@ from certify.methods import Budget
 from certify.problem import Problem
 from certify.upper.deep_lipsdp import DeepLipSDPCertificate, DeepLipSDPLayer, DeepLipSDPNeuron
 from certify.upper.deep_lipsdp_cone import solve_chordal
-from certify.upper.deep_lmi import layer_cliques, least_rho, lmi_blocks, safe_multipliers
+from certify.upper.deep_lmi import least_rho, safe_multipliers
 from certify.verify import verify
 from certify.verify.checks.deep_jacobian import reaching_output
 from certify.verify.checks.deep_lipsdp import banded_lmi_holds
+from certify.verify.deep_lmi import layer_cliques, lmi_blocks
 from models import DeepNetwork, NetworkError, TwoLayerNetwork
 from models.deep import linear_layers, network_from_layers
 from models.formats import ModelFormatError, load_model, save_model
@@ -328,7 +329,9 @@ def test_both_solvers_reach_the_dense_optimum(activation: str, sizes: list[int])
     assert math.sqrt(least_rho(net.weights, t, alpha, beta)) == pytest.approx(optimum, rel=1e-4)
     for solver in ("descent", "scs"):
         problem = Problem(net)
-        verdict = verify(problem, DeepLipSDPNeuron(solver).run(problem, Budget(seconds=2)))
+        # An allowance far beyond what either solver needs: they stop at their own convergence
+        # tests, so the value asserted does not depend on how busy the machine is.
+        verdict = verify(problem, DeepLipSDPNeuron(solver).run(problem, Budget(seconds=300)))
         assert verdict.verified and verdict.value == pytest.approx(optimum, rel=1e-4)
 
 

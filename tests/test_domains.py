@@ -21,10 +21,10 @@ from certify.lower.domain_search import DomainAscent
 from certify.lower.search import gradient_norms
 from certify.methods import Budget
 from certify.problem import Problem
-from certify.propagation import preactivation_bounds, slope_intervals
 from certify.upper.domain_spectral import DomainSpectral
 from certify.upper.exact import exact_lipschitz
 from certify.verify import verify
+from certify.verify.propagation import preactivation_bounds, slope_intervals
 from models import TwoLayerNetwork, get_activation
 from models.bundled import bundled_path
 from models.formats import load_model, save_model

@@ -12,14 +12,13 @@ the solver.  A zero weight matrix makes f constant, and the claim is 0.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
 
 from models import DeepNetwork
 
-from ..evidence import Certificate
+from ..certificates import DeepLipSDPCertificate, Variant
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
 from ..threads import single_threaded
@@ -29,24 +28,12 @@ from .deep_lmi import least_rho, safe_multipliers
 
 __all__ = ["DeepLipSDPCertificate", "DeepLipSDPLayer", "DeepLipSDPNeuron"]
 
-Variant = Literal["neuron", "layer"]
 Solver = Literal["descent", "scs"]
 
 #: Weights w of the blends (1 − w)·T_solver + w·T_safe tried: where the solver's multipliers leave
 #: the hidden part of N (nearly) singular, a little of the safe ones restores a margin; the least
 #: ρ over the blends is kept (ρ is convex in T).
 _BLENDS = (0.0, 1e-9, 1e-6, 1e-3, 0.1, 1.0)
-
-
-@dataclass(frozen=True)
-class DeepLipSDPCertificate(Certificate):
-    """Claimed N(ρ, T) ⪰ 0 with T_l = diag(``multipliers[l − 1]``); value = √ρ.  No multipliers
-    and ρ = 0 claim a zero weight matrix (f constant).  ``solver`` only reports how T was found."""
-
-    rho: float
-    multipliers: tuple[np.ndarray, ...] = field(repr=False)
-    variant: Variant
-    solver: str = ""
 
 
 class _DeepLipSDP:

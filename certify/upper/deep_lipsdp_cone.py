@@ -17,7 +17,8 @@ import warnings
 
 import numpy as np
 
-from .deep_lmi import assemble, layer_cliques, normalised
+from ..verify.deep_lmi import assemble, layer_cliques
+from .deep_lmi import normalised
 
 __all__ = ["solve_chordal"]
 

@@ -8,23 +8,14 @@ valid, and loose by a factor that can grow with the depth.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from models import DeepNetwork
 
-from ..evidence import Certificate
-from ..verify.norms import spectral_norm_estimate
+from ..certificates import LayerProductCertificate
+from ..estimates import spectral_norm_estimate
 
 __all__ = ["LayerProductCertificate", "layer_product"]
-
-
-@dataclass(frozen=True)
-class LayerProductCertificate(Certificate):
-    """Claimed ‖W_l‖₂ for every layer; the checker proves upper bounds on each."""
-
-    norms: np.ndarray = field(repr=False)
 
 
 def layer_product(net: DeepNetwork) -> LayerProductCertificate:

@@ -1,8 +1,8 @@
 """Spectral bounds on a domain, from per-neuron slope intervals: neurons dead on D drop out.
 
 For x, y in D, f(x) − f(y) = A·diag(q)·W·(x − y) with every slope q_i in [α_i, β_i]
-(`certify.propagation.slope_intervals`); on a box flat in some coordinates x − y vanishes there,
-so W keeps only the columns of the free ones.  Take μ_i ≈ (α_i + β_i)/2 (any float),
+(`certify.verify.propagation.slope_intervals`); on a box flat in some coordinates x − y vanishes
+there, so W keeps only the columns of the free ones.  Take μ_i ≈ (α_i + β_i)/2 (any float),
 ρ_i ≥ max(β_i − μ_i, μ_i − α_i) and γ_i = max(|α_i|, |β_i|).  For weights ω_i > 0, s_i = √ω_i
 and t_i ≥ ω_i/s_i,
 
@@ -17,74 +17,18 @@ have no global bound.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, NamedTuple
+from typing import ClassVar
 
 import numpy as np
 
-from ..evidence import Certificate
+from ..certificates import DomainSpectralCertificate
+from ..estimates import spectral_norm_estimate
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from ..propagation import slope_intervals
-from ..regions import active_neurons
-from ..verify.floating import upward
-from ..verify.norms import spectral_norm_estimate
+from ..verify.domain_factors import combine, domain_factors
+from ..verify.propagation import slope_intervals
 
-__all__ = [
-    "DomainFactors",
-    "DomainSpectral",
-    "DomainSpectralCertificate",
-    "combine",
-    "domain_factors",
-]
-
-
-class DomainFactors(NamedTuple):
-    """The float matrices of the bound: A·diag(μ)·W and the two splits (left, right)."""
-
-    centre: np.ndarray
-    spread: tuple[np.ndarray, np.ndarray]
-    whole: tuple[np.ndarray, np.ndarray]
-
-
-def _split(A: np.ndarray, W: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """A·diag(s) and diag(t)·W over the neurons with ω_i > 0: s = √ω, t = ω/s rounded up."""
-    keep = weights > 0.0
-    scale = np.sqrt(weights[keep])
-    return A[:, keep] * scale, upward(weights[keep] / scale)[:, None] * W[keep]
-
-
-def domain_factors(problem: Problem, alpha: np.ndarray, beta: np.ndarray) -> DomainFactors:
-    """The factors for the slopes [α_i, β_i] of the active neurons (others add a constant) and
-    the free axes of the domain (x − y vanishes on the others)."""
-    net = problem.net
-    free = np.ones(net.d, dtype=bool) if problem.domain is None else problem.domain.free_axes
-    active = active_neurons(net)
-    A, W = net.A[:, active], net.W[np.ix_(active, free)]
-    alpha, beta = alpha[active], beta[active]
-    with np.errstate(all="ignore"):
-        middle = alpha / 2 + beta / 2
-        radius = np.maximum(beta - middle, middle - alpha)
-        radius = np.where(radius > 0.0, upward(radius), 0.0)
-        whole = np.maximum(np.abs(alpha), np.abs(beta))
-        return DomainFactors((A * middle) @ W, _split(A, W, radius), _split(A, W, whole))
-
-
-def combine(centre: float, spread: tuple[float, float], whole: tuple[float, float]) -> float:
-    """min(‖centre‖ + ‖L_ρ‖·‖R_ρ‖, ‖L_γ‖·‖R_γ‖) from the norms of the factors (inf for NaN,
-    which only 0·inf makes)."""
-    candidates = np.array([centre + spread[0] * spread[1], whole[0] * whole[1]])
-    return float(np.min(np.where(np.isnan(candidates), np.inf, candidates)))
-
-
-@dataclass(frozen=True)
-class DomainSpectralCertificate(Certificate):
-    """Claimed norms of the factors (estimates); the checker recomputes the slopes and proves
-    upper bounds on every norm."""
-
-    centre: float
-    spread: tuple[float, float]
-    whole: tuple[float, float]
+__all__ = ["DomainSpectral", "DomainSpectralCertificate"]
 
 
 @register

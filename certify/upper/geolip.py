@@ -1,6 +1,6 @@
 """GeoLIP for two-layer nets in the ℓ∞ norm: the Grothendieck relaxation of the bilinear bound.
 
-Lip∞(f) ≤ max_j ‖M_j‖_{∞→1} for the bilinear forms M_j of `certify.upper.linf_bilinear`
+Lip∞(f) ≤ max_j ‖M_j‖_{∞→1} for the bilinear forms M_j of `certify.verify.bilinear`
 (Wang, Prakriya & Jha, NeurIPS 2022).  The semidefinite relaxation of each ‖M_j‖_{∞→1} is within
 Grothendieck's constant K_G < 1.783 of it, and every dual-feasible point of it bounds it from above
 (`certify.upper.linf_mixing`).  The certificate is the dual multipliers λ, one per row and column of
@@ -12,32 +12,19 @@ checker proves the bound that the multipliers give, feasible or not.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from ..evidence import Certificate
+from ..certificates import GeoLIPCertificate
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
 from ..threads import single_threaded
-from .linf_bilinear import BilinearForm
+from ..verify.bilinear import BilinearForm
 from .linf_mixing import solve_dual
 
 __all__ = ["GeoLIP", "GeoLIPCertificate"]
-
-
-@dataclass(frozen=True)
-class GeoLIPCertificate(Certificate):
-    """Dual multipliers for every output j: ``row_multipliers[j]`` (1 + k: the centre row, then
-    each neuron's) and ``column_multipliers[j]`` (d), read on the rows and columns of M_j that
-    `BilinearForm` keeps (the others are ignored).  ``sdp_lower`` is the largest primal value the
-    solver reached, a floating-point estimate of a lower bound on the relaxation's value (NaN when
-    unknown): it reports the gap and proves nothing."""
-
-    row_multipliers: np.ndarray = field(repr=False)
-    column_multipliers: np.ndarray = field(repr=False)
-    sdp_lower: float = math.nan
 
 
 @register

@@ -28,7 +28,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..verify.norms import spectral_norm_estimate
+from ..estimates import spectral_norm_estimate
 
 __all__ = ["DualPoint", "dual_bound", "solve_dual"]
 

@@ -1,7 +1,7 @@
 """The closed-form ℓ∞ bound: Lip∞(f) ≤ max_j |μ|·‖Wᵀa_j‖₁ + h·Σ_i |A_ji|·‖w_i‖₁.
 
 It bounds ‖M_j‖_{∞→1} ≤ Σ_r ‖(M_j)_r‖₁ (each row against its own best signs) for the bilinear
-form M_j = [μ·a_jᵀW ; h·diag(a_j)·W] of `certify.upper.linf_bilinear`.  Since |μ| + h = L_σ =
+form M_j = [μ·a_jᵀW ; h·diag(a_j)·W] of `certify.verify.bilinear`.  Since |μ| + h = L_σ =
 max(|α|, |β|) for the exact midpoint, it is never worse than the product of operator norms
 max_j Σ_i |A_ji|·L_σ·‖w_i‖₁, and the centre term keeps the cancellations between neurons that a
 product loses.
@@ -9,22 +9,16 @@ product loses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from ..evidence import Certificate
+from ..certificates import LinfProductCertificate
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from .linf_bilinear import slope_enclosure
+from ..verify.bilinear import slope_enclosure
 
 __all__ = ["LinfProduct", "LinfProductCertificate", "row_bounds"]
-
-
-@dataclass(frozen=True)
-class LinfProductCertificate(Certificate):
-    """The claim needs no data: the checker recomputes the closed form with rounding bounds."""
 
 
 def row_bounds(A: np.ndarray, W: np.ndarray, mu: float, h: float) -> np.ndarray:

@@ -6,7 +6,7 @@ For neuron i slope-restricted in [α_i, β_i], the quadratic constraint
 Lip(f) ≤ √ρ (the centred LMI of `certify.upper.lipsdp_solvers`).  LipSDP-Neuron has one t_i per
 neuron, LipSDP-Layer a single t for all.  The intervals are the activation's sector for every
 neuron over R^d, and on a domain those proven by interval bound propagation
-(`certify.propagation.slope_intervals`; e.g. [0, 0] for a ReLU that is never
+(`certify.verify.propagation.slope_intervals`; e.g. [0, 0] for a ReLU that is never
 active there) plug in the same way.  A neuron with α_i = β_i is linear and needs no multiplier
 (its t_i is +∞).  The coupled "LipSDP-Network" multipliers are deliberately absent: they are
 unsound (a counterexample is in tests/test_lipsdp.py).
@@ -22,17 +22,16 @@ an interior-point method (`certify.upper.lipsdp_barrier`), L-BFGS on the smoothe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 import numpy as np
 
-from ..evidence import Certificate
+from ..certificates import LipSDPCertificate, Variant
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from ..propagation import slope_intervals
 from ..regions import active_neurons
 from ..threads import single_threaded
+from ..verify.propagation import slope_intervals
 from .lipsdp_barrier import minimise_barrier
 from .lipsdp_cone import solve_cone
 from .lipsdp_solvers import (
@@ -46,7 +45,6 @@ from .lipsdp_solvers import (
 
 __all__ = ["LipSDPCertificate", "LipSDPLayer", "LipSDPNeuron"]
 
-Variant = Literal["neuron", "layer"]
 Solver = Literal["auto", "barrier", "smoothed", "scs"]
 
 #: Relative increases tried when a solver's multipliers leave C(t) (numerically) indefinite.
@@ -64,29 +62,6 @@ _LAYER_ACCURACY, _START_ACCURACY = 1e-10, 0.5
 #: trial is a dense eigenvalue problem on the CPU), else from `safe_multipliers` (measured at
 #: d = 784, k = 1024: 40 Newton steps from there instead of 29).
 _SEARCHED_START = 1500
-
-
-@dataclass(frozen=True)
-class LipSDPCertificate(Certificate):
-    """Claimed M(rho, multipliers) ⪰ 0 (the centred LMI) for the sub-network of the ``neurons``
-    (indices into the hidden layer; every other neuron has w_i = 0 or A[:, i] = 0) with neuron
-    ``neurons[j]`` slope-restricted in [slopes_lower[j], slopes_upper[j]]; value = √rho.
-    Multiplier +inf marks a neuron with slopes_lower = slopes_upper (no δ_i, no multiplier).
-    Slopes None stand for the activation's [α, β] for every neuron.
-
-    ``solver`` names the solver that found the multipliers, and ``sdp_lower`` is its
-    floating-point estimate of a lower bound on the optimal LipSDP value √min ρ (NaN when
-    unknown): they report how the bound was found and the SDP gap, and prove nothing.
-    """
-
-    rho: float
-    multipliers: np.ndarray = field(repr=False)
-    neurons: np.ndarray = field(repr=False)
-    variant: Variant
-    solver: str = ""
-    sdp_lower: float = math.nan
-    slopes_lower: np.ndarray | None = field(default=None, repr=False)
-    slopes_upper: np.ndarray | None = field(default=None, repr=False)
 
 
 class _LipSDP:

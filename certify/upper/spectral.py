@@ -7,26 +7,17 @@ Deep MLPs get the product over all layers (`certify.upper.deep_spectral`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar
 
 from models import DeepNetwork, TwoLayerNetwork
 
-from ..evidence import Certificate
+from ..certificates import SpectralCertificate
+from ..estimates import spectral_norm_estimate
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from ..verify.norms import spectral_norm_estimate
 from .deep_spectral import LayerProductCertificate, layer_product
 
 __all__ = ["SpectralCertificate", "SpectralProduct"]
-
-
-@dataclass(frozen=True)
-class SpectralCertificate(Certificate):
-    """Claimed ‖W‖₂ and ‖A‖₂; the checker proves upper bounds on both."""
-
-    norm_W: float
-    norm_A: float
 
 
 @register

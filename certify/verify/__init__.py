@@ -2,13 +2,12 @@
 
 from .definiteness import is_positive_definite
 from .dispatch import Verdict, checker, verify
-from .norms import spectral_norm_estimate, spectral_norm_upper
+from .norms import spectral_norm_upper
 
 __all__ = [
     "Verdict",
     "checker",
     "is_positive_definite",
-    "spectral_norm_estimate",
     "spectral_norm_upper",
     "verify",
 ]

@@ -15,7 +15,7 @@ from flint import arb, arb_mat
 
 from models import TwoLayerNetwork
 
-from ..regions import active_neurons
+from .neurons import active_neurons
 
 __all__ = [
     "PRECISION",

@@ -15,7 +15,7 @@ import numpy as np
 from .definiteness import is_positive_definite
 from .floating import TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up
 
-__all__ = ["spectral_norm_estimate", "spectral_norm_upper", "top_direction"]
+__all__ = ["spectral_norm_upper"]
 
 _INFLATIONS = (1e-12, 1e-9, 1e-6, 1e-3)
 
@@ -26,10 +26,8 @@ def _gram(X: np.ndarray) -> tuple[np.ndarray, int]:
     return (X @ X.T, cols) if rows <= cols else (X.T @ X, rows)
 
 
-def spectral_norm_estimate(X: np.ndarray) -> float:
-    """Floating-point estimate of ‖X‖₂ (largest singular value); not a bound."""
-    if X.size == 0:
-        return 0.0
+def _proposal(X: np.ndarray) -> float:
+    """The float largest singular value: what the proof tries first, itself proving nothing."""
     gram, _ = _gram(X)
     return math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
 
@@ -56,7 +54,7 @@ def _scaled_norm_upper(X: np.ndarray, estimate: float | None) -> float:
         return 0.0
     gram, inner = _gram(X)
     gram_radius = up(gamma(inner + 2) * frobenius**2 + inner * TINY)
-    sigma = spectral_norm_estimate(X) if estimate is None else float(estimate)
+    sigma = _proposal(X) if estimate is None else float(estimate)
     for inflation in _INFLATIONS:
         s_squared = (sigma * (1.0 + inflation)) ** 2 + gram_radius
         if s_squared >= frobenius**2:
@@ -66,10 +64,3 @@ def _scaled_norm_upper(X: np.ndarray, estimate: float | None) -> float:
         if is_positive_definite(candidate, radius=gram_radius + 2.0 * diagonal_rounding):
             return up(up(math.sqrt(s_squared)))
     return frobenius
-
-
-def top_direction(J: np.ndarray) -> np.ndarray:
-    """Unit top right singular vector of J (e₁ when J is zero or not finite)."""
-    if np.all(np.isfinite(J)) and np.any(J != 0):
-        return np.linalg.svd(J, full_matrices=False)[2][0]
-    return np.eye(J.shape[1])[0]

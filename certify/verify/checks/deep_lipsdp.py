@@ -1,5 +1,5 @@
 """Checker for multi-layer LipSDP certificates: a proof that N(ρ', T) ≻ 0 for a slightly inflated
-ρ', through a verified chordal decomposition of the block-tridiagonal N (`certify.upper.deep_lmi`).
+ρ', through a verified chordal decomposition of the block-tridiagonal N (`certify.verify.deep_lmi`).
 
 Data.  The float weights W_l, multipliers t > 0, slopes α ≤ β and ρ' > 0 are taken as exact
 numbers; N* is the exact matrix they define (the float slopes enclose σ's sector, so the theorem
@@ -40,10 +40,10 @@ import scipy.linalg
 
 from models import DeepNetwork
 
+from ...certificates import DeepLipSDPCertificate
 from ...problem import Problem
 from ...threads import single_threaded
-from ...upper.deep_lipsdp import DeepLipSDPCertificate
-from ...upper.deep_lmi import Blocks, layer_cliques, lmi_blocks, lmi_magnitudes
+from ..deep_lmi import Blocks, layer_cliques, lmi_blocks, lmi_magnitudes
 from ..definiteness import is_positive_definite
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import SAFETY, TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up

@@ -11,8 +11,8 @@ import math
 
 from models import DeepNetwork
 
+from ...certificates import LayerProductCertificate
 from ...problem import Problem
-from ...upper.deep_spectral import LayerProductCertificate
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import TINY, gamma, up
 from ..norms import spectral_norm_upper

@@ -1,7 +1,7 @@
 """Checker for the domain spectral bound: slopes re-proven on the domain, every norm proven.
 
-The slope intervals are recomputed with proven rounding (`certify.propagation`), and the float
-factors rebuilt from them (`certify.upper.domain_spectral`); the bound holds for the exact
+The slope intervals are recomputed with proven rounding (`certify.verify.propagation`), and the
+float factors rebuilt from them (`certify.verify.domain_factors`); the bound holds for the exact
 products of those floats.  fl(A·diag(μ)·W) errs entrywise by at most γ_{k+1}·|A|·|diag(μ)|·|W|,
 whose Frobenius norm is at most γ_{k+1}‖A‖_F·max|μ_i|·‖W‖_F; A·diag(s) and diag(t)·W take one
 rounding per entry, at most γ₁|X|; and ‖X*‖₂ ≤ ‖fl(X)‖₂ + ‖E‖_F (Higham, *Accuracy and
@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...certificates import DomainSpectralCertificate
 from ...problem import Problem
-from ...propagation import slope_intervals
-from ...regions import active_neurons
-from ...upper.domain_spectral import DomainSpectralCertificate, combine, domain_factors
 from ..dispatch import Verdict, checker, unsupported
+from ..domain_factors import combine, domain_factors
 from ..floating import TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up
+from ..neurons import active_neurons
 from ..norms import spectral_norm_upper
+from ..propagation import slope_intervals
 
 
 def _proven(X: np.ndarray, estimate: float, error: float) -> float:

@@ -18,11 +18,11 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from ...problem import Problem
-from ...regions import active_neurons
 from ...upper.exact import ExactCertificate, Leaf
 from ...upper.subtree import side_slopes
 from ..dispatch import Verdict, checker, unsupported
 from ..farkas import ExactLayer
+from ..neurons import active_neurons
 from ..subtree import ProvenSubtreeBound
 
 __all__ = ["gradient_norm_lower"]

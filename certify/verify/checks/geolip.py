@@ -1,7 +1,7 @@
 """Checker for GeoLIP certificates: the bound of the dual multipliers, proven through one spectral
 norm per output.
 
-For output j with kept bilinear form M (`certify.upper.linf_bilinear`: its rows and columns that
+For output j with kept bilinear form M (`certify.verify.bilinear`: its rows and columns that
 vanish exactly are left out) and multipliers λ > 0 on its rows and columns, take the float scalings
 ρ_r ≈ λ_r^-½, κ_l ≈ λ_l^-½ as exact numbers and N = diag(ρ)·M·diag(κ).  For sign vectors y, u,
 
@@ -25,11 +25,11 @@ from __future__ import annotations
 import numpy as np
 from flint import arb, ctx
 
+from ...certificates import GeoLIPCertificate
 from ...problem import Problem
 from ...threads import single_threaded
-from ...upper.geolip import GeoLIPCertificate
-from ...upper.linf_bilinear import BilinearForm
 from ..balls import PRECISION, upper_float
+from ..bilinear import BilinearForm
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import SAFETY, TINY, frobenius_upper, gamma, up
 from ..norms import spectral_norm_upper

@@ -13,10 +13,10 @@ from __future__ import annotations
 import numpy as np
 from flint import arb, ctx
 
+from ...certificates import LinfProductCertificate
 from ...problem import Problem
-from ...upper.linf_bilinear import slope_enclosure
-from ...upper.linf_product import LinfProductCertificate
 from ..balls import PRECISION, upper_float
+from ..bilinear import slope_enclosure
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import TINY, gamma
 

@@ -57,13 +57,13 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
+from ...certificates import LipSDPCertificate
 from ...problem import Problem
-from ...propagation import slope_intervals
 from ...threads import single_threaded
-from ...upper.lipsdp import LipSDPCertificate
 from ..definiteness import is_positive_definite
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import SAFETY, TINY, frobenius_upper, gamma, up
+from ..propagation import slope_intervals
 
 __all__ = ["ReducedLMI", "reduced_lmi_holds"]
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from ...certificates import SpectralCertificate
 from ...problem import Problem
-from ...upper.spectral import SpectralCertificate
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import TINY, UNIT_ROUNDOFF, up
 from ..norms import spectral_norm_upper

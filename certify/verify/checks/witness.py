@@ -25,7 +25,6 @@ from models import DeepNetwork, TwoLayerNetwork
 from ...domains import Domain
 from ...evidence import PairWitness, PointWitness
 from ...problem import Problem
-from ...regions import active_neurons
 from ..balls import (
     PRECISION,
     arb_matrix,
@@ -37,7 +36,7 @@ from ..balls import (
     norm_upper,
 )
 from ..dispatch import Verdict, checker, unsupported
-from ..norms import top_direction
+from ..neurons import active_neurons
 from .deep_jacobian import deep_jacobian_product
 
 _RELATIVE_SLACK = 1e-9
@@ -101,10 +100,10 @@ def _(witness: PairWitness, problem: Problem) -> Verdict:
 def _direction(J: np.ndarray, norm: str) -> np.ndarray:
     """A v with ‖Jv‖ ≈ ‖J‖·‖v‖: the top right singular vector (ℓ2), or the signs of the row of
     largest ℓ1 norm (ℓ∞, where ‖J‖ is the largest row ℓ1 norm); any v gives a valid bound."""
-    if norm == "2":
-        return top_direction(J)
-    if not np.all(np.isfinite(J)):
+    if not (np.all(np.isfinite(J)) and np.any(J != 0)):
         return np.ones(J.shape[1])
+    if norm == "2":
+        return np.linalg.svd(J, full_matrices=False)[2][0]
     return np.where(J[int(np.argmax(np.abs(J).sum(axis=1)))] < 0, -1.0, 1.0)
 
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
-from .domains import Ball, Box, Domain
-from .verify.floating import TINY, downward, frobenius_upper, gamma, upward
+from ..domains import Ball, Box, Domain
+from .floating import TINY, downward, frobenius_upper, gamma, upward
 
 __all__ = ["preactivation_bounds", "slope_intervals"]
 

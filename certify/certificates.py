@@ -1,0 +1,107 @@
+"""The certificates of the upper-bound methods: what each claims, as plain data.
+
+A method fills one in; `certify.verify` re-proves it from the network and these fields alone,
+with its own arithmetic.  Neither side imports the other: both import this module (witnesses,
+the lower-bound evidence, are in `certify.evidence`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from .evidence import Certificate
+
+__all__ = [
+    "DeepLipSDPCertificate",
+    "DomainSpectralCertificate",
+    "GeoLIPCertificate",
+    "LayerProductCertificate",
+    "LinfProductCertificate",
+    "LipSDPCertificate",
+    "SpectralCertificate",
+    "Variant",
+]
+
+#: LipSDP's multiplier structure: one per neuron, or one per hidden layer.
+Variant = Literal["neuron", "layer"]
+
+
+@dataclass(frozen=True)
+class SpectralCertificate(Certificate):
+    """Claimed ‖W‖₂ and ‖A‖₂; the checker proves upper bounds on both."""
+
+    norm_W: float
+    norm_A: float
+
+
+@dataclass(frozen=True)
+class LayerProductCertificate(Certificate):
+    """Claimed ‖W_l‖₂ for every layer; the checker proves upper bounds on each."""
+
+    norms: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class LipSDPCertificate(Certificate):
+    """Claimed M(rho, multipliers) ⪰ 0 (the centred LMI) for the sub-network of the ``neurons``
+    (indices into the hidden layer; every other neuron has w_i = 0 or A[:, i] = 0) with neuron
+    ``neurons[j]`` slope-restricted in [slopes_lower[j], slopes_upper[j]]; value = √rho.
+    Multiplier +inf marks a neuron with slopes_lower = slopes_upper (no δ_i, no multiplier).
+    Slopes None stand for the activation's [α, β] for every neuron.
+
+    ``solver`` names the solver that found the multipliers, and ``sdp_lower`` is its
+    floating-point estimate of a lower bound on the optimal LipSDP value √min ρ (NaN when
+    unknown): they report how the bound was found and the SDP gap, and prove nothing.
+    """
+
+    rho: float
+    multipliers: np.ndarray = field(repr=False)
+    neurons: np.ndarray = field(repr=False)
+    variant: Variant
+    solver: str = ""
+    sdp_lower: float = math.nan
+    slopes_lower: np.ndarray | None = field(default=None, repr=False)
+    slopes_upper: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class DeepLipSDPCertificate(Certificate):
+    """Claimed N(ρ, T) ⪰ 0 with T_l = diag(``multipliers[l − 1]``); value = √ρ.  No multipliers
+    and ρ = 0 claim a zero weight matrix (f constant).  ``solver`` only reports how T was found."""
+
+    rho: float
+    multipliers: tuple[np.ndarray, ...] = field(repr=False)
+    variant: Variant
+    solver: str = ""
+
+
+@dataclass(frozen=True)
+class GeoLIPCertificate(Certificate):
+    """Dual multipliers for every output j: ``row_multipliers[j]`` (1 + k: the centre row, then
+    each neuron's) and ``column_multipliers[j]`` (d), read on the rows and columns of M_j that
+    `BilinearForm` keeps (the others are ignored).  ``sdp_lower`` is the largest primal value the
+    solver reached, a floating-point estimate of a lower bound on the relaxation's value (NaN when
+    unknown): it reports the gap and proves nothing."""
+
+    row_multipliers: np.ndarray = field(repr=False)
+    column_multipliers: np.ndarray = field(repr=False)
+    sdp_lower: float = math.nan
+
+
+@dataclass(frozen=True)
+class LinfProductCertificate(Certificate):
+    """The claim needs no data: the checker recomputes the closed form with rounding bounds."""
+
+
+@dataclass(frozen=True)
+class DomainSpectralCertificate(Certificate):
+    """Claimed norms of the factors (estimates); the checker recomputes the slopes and proves
+    upper bounds on every norm."""
+
+    centre: float
+    spread: tuple[float, float]
+    whole: tuple[float, float]
