@@ -12,25 +12,31 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from models import Network, TwoLayerNetwork
+from models import DeepNetwork, Network, TwoLayerNetwork
 
 from .evidence import Evidence
 from .problem import Norm, Problem
+from .scope import Scope, not_globally_lipschitz
 
 __all__ = [
+    "ALIASES",
     "BoundMethod",
     "Budget",
     "Kind",
+    "Scope",
     "UnknownMethodError",
+    "canonical_name",
     "get_method",
     "method_names",
     "not_globally_lipschitz",
     "not_piecewise_linear",
     "outside_scope",
     "register",
+    "resolve_names",
 ]
 
 Kind = Literal["upper", "lower"]
@@ -64,22 +70,14 @@ class BoundMethod(Protocol):
     kind: ClassVar[Kind]
     #: Whether `certify` runs it when the user names no methods.
     default: ClassVar[bool]
+    #: The (depth, norm, region) cells it handles; ``why_not`` adds only its own conditions.
+    scope: ClassVar[Scope]
 
     def why_not(self, problem: Problem) -> str | None:
         """None when the method applies to ``problem``, else a one-line reason."""
 
     def run(self, problem: Problem, budget: Budget) -> Evidence:
         """Compute the claim: a `Certificate` (upper) or a `Witness` (lower)."""
-
-
-def not_globally_lipschitz(problem: Problem) -> str | None:
-    """The reason no bound over all of R^d exists (a polynomial activation), if any."""
-    if problem.is_global and not problem.net.activation.globally_lipschitz:
-        return (
-            f"activation {problem.net.activation.spec!r} is not globally Lipschitz, so no global "
-            "bound exists (ask for a bound on a bounded domain)"
-        )
-    return None
 
 
 def not_piecewise_linear(net: Network) -> str | None:
@@ -97,26 +95,22 @@ def outside_scope(
     norms: tuple[Norm, ...] = ("2",),
     domain_aware: bool = False,
 ) -> str | None:
-    """Why a method with this scope does not apply to ``problem`` (None when it does).
-
-    A global upper bound holds on every domain, so upper methods that ignore the domain still
-    apply when the activation is globally Lipschitz; a lower method must be ``domain_aware``
-    (keep its witnesses inside the domain) to apply to a bounded domain.
-    """
-    if not isinstance(problem.net, networks):
-        names = " and ".join(n.__name__ for n in networks)
-        return f"handles {names} only"
-    if problem.norm not in norms:
-        return f"handles the {' and '.join('l' + n for n in norms)} norm only"
-    if problem.domain is not None and not domain_aware:
-        if kind == "lower":
-            return "its witnesses are not confined to a domain"
-        if not problem.net.activation.globally_lipschitz:
-            return f"needs a globally Lipschitz activation, not {problem.net.activation.spec!r}"
-    return not_globally_lipschitz(problem)
+    """Why a method of this scope does not apply to ``problem`` (None when it does): the
+    keyword form of `Scope.why_not`, for methods that have not declared a `Scope` yet."""
+    depths = [d for d, cls in (("two-layer", TwoLayerNetwork), ("deep", DeepNetwork))
+              if cls in networks]
+    regions = ("global", "domain") if domain_aware else ("global",)
+    return Scope.of(depths, norms, regions).why_not(problem, upper=kind == "upper")
 
 
 _REGISTRY: dict[str, type[BoundMethod]] = {}
+#: Names that earlier releases gave to what is now one method that dispatches on the problem;
+#: they stay accepted for one release.
+ALIASES = {
+    "deep-lipsdp-neuron": "lipsdp-neuron",
+    "deep-lipsdp-layer": "lipsdp-layer",
+    "domain-spectral": "spectral",
+}
 
 
 def register(cls: type[BoundMethod]) -> type[BoundMethod]:
@@ -145,9 +139,26 @@ def method_names(kind: Kind | None = None, default_only: bool = False) -> list[s
     ]
 
 
+def canonical_name(name: str) -> str:
+    """The registered name of ``name``, which may be an old alias."""
+    return ALIASES.get(name, name)
+
+
+def resolve_names(names: Sequence[str] | None, default_only: bool = False) -> list[str]:
+    """The registered names of ``names`` (aliases resolved, validated, duplicates dropped), or
+    every (default) method's when ``names`` is None.
+
+    Raises `UnknownMethodError` for a name no method has.
+    """
+    if names is None:
+        return method_names(default_only=default_only)
+    return list(dict.fromkeys(get_method(name).name for name in names))
+
+
 def get_method(name: str) -> BoundMethod:
-    """A fresh instance of the method called ``name``."""
+    """A fresh instance of the method called ``name`` (or one of its old `ALIASES`)."""
     _discover()
+    name = canonical_name(name)
     if name not in _REGISTRY:
         known = ", ".join(method_names())
         raise UnknownMethodError(f"unknown method {name!r} (known: {known})")

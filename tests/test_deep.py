@@ -21,7 +21,8 @@ from certify.cli import main
 from certify.evidence import PointWitness
 from certify.methods import Budget
 from certify.problem import Problem
-from certify.upper.deep_lipsdp import DeepLipSDPCertificate, DeepLipSDPLayer, DeepLipSDPNeuron
+from certify.certificates import DeepLipSDPCertificate
+from certify.upper.lipsdp import LipSDPLayer, LipSDPNeuron
 from certify.upper.deep_lipsdp_cone import solve_chordal
 from certify.upper.deep_lmi import least_rho, safe_multipliers
 from certify.verify import verify
@@ -36,7 +37,7 @@ from models.torch_io import from_module, to_module
 from .strategies import PIECEWISE_LINEAR, SMOOTH
 
 LIPSDP = Path(__file__).parents[1] / ".." / "shared" / "peers" / "lipsdp"
-DEEP_METHODS = ("spectral", "deep-lipsdp-neuron", "deep-lipsdp-layer", "deep-ascent")
+DEEP_METHODS = ("spectral", "lipsdp-neuron", "lipsdp-layer", "deep-ascent")
 SUFFIXES = (".pt", ".safetensors", ".npz", ".mat", ".onnx")
 SETTINGS = settings(
     deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
@@ -212,16 +213,16 @@ def test_lipsdp_random_weights_certify_at_the_published_value() -> None:
     report = certify(LIPSDP / "random_weights.mat", methods=DEEP_METHODS, time_limit=5)
     values = {r.name: r.value for r in report.methods if r.verified}
     assert set(values) == set(DEEP_METHODS)
-    assert values["deep-lipsdp-neuron"] == pytest.approx(36.482, abs=5e-4)
+    assert values["lipsdp-neuron"] == pytest.approx(36.482, abs=5e-4)
     assert report.lower <= report.upper
-    assert report.upper <= values["deep-lipsdp-layer"] <= values["spectral"]
+    assert report.upper <= values["lipsdp-layer"] <= values["spectral"]
     assert report.model["widths"] == [10, 30, 20]
 
 
 @pytest.mark.skipif(not LIPSDP.is_dir(), reason="LipSDP example weights are not available")
 def test_command_line_on_a_deep_file(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(LIPSDP / "random_weights.mat")
-    assert main([path, "--json", "--method", "spectral", "--method", "deep-lipsdp-layer"]) == 0
+    assert main([path, "--json", "--method", "spectral", "--method", "lipsdp-layer"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"]["widths"] == [10, 30, 20] and report["upper"] > 0
 
@@ -262,7 +263,7 @@ def test_forged_claims_never_verify_beyond_the_exact_constant(net: DeepNetwork, 
     10 %); random witness points prove at most Lip(f)."""
     lower, upper = pattern_oracle(net)
     problem = Problem(net)
-    certificate = DeepLipSDPNeuron().run(problem, Budget(seconds=1))
+    certificate = LipSDPNeuron().run(problem, Budget(seconds=1))
     if lower > 0 and certificate.multipliers:
         rho = (0.9 * lower) ** 2
         assert not verify(problem, dataclasses.replace(certificate, rho=rho)).verified
@@ -331,7 +332,7 @@ def test_both_solvers_reach_the_dense_optimum(activation: str, sizes: list[int])
         problem = Problem(net)
         # An allowance far beyond what either solver needs: they stop at their own convergence
         # tests, so the value asserted does not depend on how busy the machine is.
-        verdict = verify(problem, DeepLipSDPNeuron(solver).run(problem, Budget(seconds=300)))
+        verdict = verify(problem, LipSDPNeuron(solver).run(problem, Budget(seconds=300)))
         assert verdict.verified and verdict.value == pytest.approx(optimum, rel=1e-4)
 
 
@@ -347,7 +348,7 @@ def test_least_rho_makes_the_lmi_singular_and_safe_multipliers_bound_the_product
     assert layer_cliques(net.depth) == [(0, 1), (1, 2), (2, 3)]
 
 
-@pytest.mark.parametrize("method", [DeepLipSDPNeuron, DeepLipSDPLayer])
+@pytest.mark.parametrize("method", [LipSDPNeuron, LipSDPLayer])
 def test_checker_refuses_a_rho_below_the_true_constant(method) -> None:
     net = DeepNetwork(
         (np.array([[1.0], [1.0]]), np.array([[1.0, -1.0], [1.0, -1.0]]), np.array([[1.0, -2.0]])),
@@ -370,7 +371,7 @@ def test_zero_layer_gives_a_constant_network() -> None:
     net = _net([2, 3, 3, 1])
     net = DeepNetwork((net.weights[0], np.zeros((3, 3)), net.weights[2]), net.biases)
     problem = Problem(net)
-    for method in (DeepLipSDPNeuron(), DeepLipSDPLayer()):
+    for method in (LipSDPNeuron(), LipSDPLayer()):
         verdict = verify(problem, method.run(problem, Budget(seconds=5)))
         assert verdict.verified and verdict.value == 0.0
     forged = DeepLipSDPCertificate(0.0, 0.0, (), "neuron")
@@ -417,8 +418,8 @@ def test_witness_claims_are_verified_at_their_true_value() -> None:
 
 
 def test_two_layer_methods_refuse_deep_nets_and_deep_methods_two_layer_ones() -> None:
-    deep = certify(_net([2, 3, 3, 1]), methods=["lipsdp-neuron", "ascent"], time_limit=1)
+    deep = certify(_net([2, 3, 3, 1]), methods=["ascent"], time_limit=1)
     assert all(r.note.startswith("not applicable") for r in deep.methods)
     two = TwoLayerNetwork.create(np.ones((2, 2)), np.ones((1, 2)))
-    shallow = certify(two, methods=["deep-lipsdp-neuron", "deep-ascent"], time_limit=1)
+    shallow = certify(two, methods=["deep-ascent"], time_limit=1)
     assert all(r.note.startswith("not applicable") for r in shallow.methods)

@@ -1,4 +1,5 @@
-"""Spectral bounds on a domain, from per-neuron slope intervals: neurons dead on D drop out.
+"""The spectral bound on a domain, from per-neuron slope intervals: neurons dead on D drop out
+(the domain case of `certify.upper.spectral`).
 
 For x, y in D, f(x) − f(y) = A·diag(q)·W·(x − y) with every slope q_i in [α_i, β_i]
 (`certify.verify.propagation.slope_intervals`); on a box flat in some coordinates x − y vanishes
@@ -17,43 +18,26 @@ have no global bound.
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 
 from ..certificates import DomainSpectralCertificate
 from ..estimates import spectral_norm_estimate
-from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
 from ..verify.domain_factors import combine, domain_factors
 from ..verify.propagation import slope_intervals
 
-__all__ = ["DomainSpectral", "DomainSpectralCertificate"]
+__all__ = ["domain_bound"]
 
 
-@register
-class DomainSpectral:
-    """min(‖A·diag(μ)·W‖₂ + split(ρ), split(γ)) from slope intervals proven on the domain."""
-
-    name: ClassVar[str] = "domain-spectral"
-    kind: ClassVar[Kind] = "upper"
-    default: ClassVar[bool] = True
-
-    def why_not(self, problem: Problem) -> str | None:
-        if reason := outside_scope(problem, self.kind, domain_aware=True):
-            return reason
-        if problem.domain is None:
-            return "bounds a domain only (over all of R^d the slopes are the global sector)"
-        return None
-
-    def run(self, problem: Problem, budget: Budget) -> DomainSpectralCertificate:
-        net = problem.net
-        factors = domain_factors(problem, *slope_intervals(net, problem.domain))
-        centre = _estimate(factors.centre)
-        spread = (_estimate(factors.spread[0]), _estimate(factors.spread[1]))
-        whole = (_estimate(factors.whole[0]), _estimate(factors.whole[1]))
-        value = combine(centre, spread, whole)
-        return DomainSpectralCertificate(value=value, centre=centre, spread=spread, whole=whole)
+def domain_bound(problem: Problem) -> DomainSpectralCertificate:
+    """min(‖A·diag(μ)·W‖₂ + split(ρ), split(γ)) from the slope intervals proven on the domain,
+    the norms estimated in floating point (the checker proves them)."""
+    factors = domain_factors(problem, *slope_intervals(problem.net, problem.domain))
+    centre = _estimate(factors.centre)
+    spread = (_estimate(factors.spread[0]), _estimate(factors.spread[1]))
+    whole = (_estimate(factors.whole[0]), _estimate(factors.whole[1]))
+    value = combine(centre, spread, whole)
+    return DomainSpectralCertificate(value=value, centre=centre, spread=spread, whole=whole)
 
 
 def _estimate(X: np.ndarray) -> float:

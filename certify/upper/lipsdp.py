@@ -26,12 +26,16 @@ from typing import ClassVar, Literal
 
 import numpy as np
 
-from ..certificates import LipSDPCertificate, Variant
-from ..methods import Budget, Kind, outside_scope, register
+from models import TwoLayerNetwork
+
+from ..certificates import DeepLipSDPCertificate, LipSDPCertificate, Variant
+from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..regions import active_neurons
+from ..scope import Scope
 from ..threads import single_threaded
 from ..verify.propagation import slope_intervals
+from .deep_lipsdp import deep_certificate
 from .lipsdp_barrier import minimise_barrier
 from .lipsdp_cone import solve_cone
 from .lipsdp_solvers import (
@@ -43,9 +47,9 @@ from .lipsdp_solvers import (
     safe_multipliers,
 )
 
-__all__ = ["LipSDPCertificate", "LipSDPLayer", "LipSDPNeuron"]
+__all__ = ["LipSDPLayer", "LipSDPNeuron"]
 
-Solver = Literal["auto", "barrier", "smoothed", "scs"]
+Solver = Literal["auto", "barrier", "smoothed", "descent", "scs"]
 
 #: Relative increases tried when a solver's multipliers leave C(t) (numerically) indefinite.
 _REPAIR_FACTORS = (1.0, 1.0 + 1e-9, 1.0 + 1e-6, 1.0 + 1e-3, 1.1, 2.0)
@@ -65,29 +69,38 @@ _SEARCHED_START = 1500
 
 
 class _LipSDP:
-    """Shared run logic; subclasses fix the variant."""
+    """Shared run logic; subclasses fix the variant.  Two-layer nets get the centred LMI with
+    the slopes proven on the domain; deep nets the block-tridiagonal LMI of Theorem 2
+    (`certify.upper.deep_lipsdp`), whose bound is global."""
 
     kind: ClassVar[Kind] = "upper"
     default: ClassVar[bool] = True
     variant: ClassVar[Variant]
+    scope: ClassVar[Scope] = Scope.of(regions=("global", "domain")) | Scope.of(depths=("deep",))
 
     def __init__(self, solver: Solver = "auto", tolerance: float = 1e-6) -> None:
-        """``"barrier"``: the interior-point solver (`certify.upper.lipsdp_barrier`);
-        ``"smoothed"``: L-BFGS on the smoothed Schur form; ``"scs"``: the LMI with cvxpy + SCS;
-        ``"auto"``: the barrier while its k×k matrices fit (see ``_BARRIER_NEURONS``), else
-        smoothed.  LipSDP-Layer always uses a line search (or SCS).  The neuron solvers stop once
+        """Two layers: ``"barrier"``, the interior-point solver (`certify.upper.lipsdp_barrier`);
+        ``"smoothed"``, L-BFGS on the smoothed Schur form; ``"auto"``, the barrier while its k×k
+        matrices fit (see ``_BARRIER_NEURONS``), else smoothed; LipSDP-Layer always uses a line
+        search.  Deep nets: ``"descent"`` (and ``"auto"``), L-BFGS on the smoothed least ρ.
+        ``"scs"``: the LMI with cvxpy + SCS at any depth.  The two-layer neuron solvers stop once
         the bound is within ``tolerance`` (relative) of their lower bound on the optimum."""
-        if solver not in ("auto", "barrier", "smoothed", "scs"):
+        if solver not in ("auto", "barrier", "smoothed", "descent", "scs"):
             raise ValueError(f"unknown LipSDP solver {solver!r}")
         if not tolerance >= 0.0:
             raise ValueError(f"tolerance must be non-negative, got {tolerance}")
         self.solver, self.tolerance = solver, tolerance
 
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind, domain_aware=True)
+        return self.scope.why_not(problem, upper=True)
 
-    def run(self, problem: Problem, budget: Budget) -> LipSDPCertificate:
+    def run(
+        self, problem: Problem, budget: Budget
+    ) -> LipSDPCertificate | DeepLipSDPCertificate:
         net = problem.net
+        if not isinstance(net, TwoLayerNetwork):
+            solver = "scs" if self.solver == "scs" else "descent"
+            return deep_certificate(net, budget, self.variant, solver)
         neurons = active_neurons(net)
         if neurons.size == 0:
             return LipSDPCertificate(0.0, 0.0, np.zeros(0), neurons, self.variant, "none")

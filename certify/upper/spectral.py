@@ -2,41 +2,48 @@
 
 Since J(x) = A·diag(σ'(Wx + b))·W with |σ'| ≤ L_σ = max(|α|, |β|), sub-multiplicativity gives the
 bound (Szegedy et al. 2014; Theorem 5 of Bubeck, Li, Nagaraj 2021).  Cheap and always valid.
-Deep MLPs get the product over all layers (`certify.upper.deep_spectral`).
+Deep MLPs get the product over all layers (`certify.upper.deep_spectral`), and a two-layer net on
+a domain the product with the slopes possible there (`certify.upper.domain_spectral`).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from models import DeepNetwork, TwoLayerNetwork
+from models import TwoLayerNetwork
 
-from ..certificates import SpectralCertificate
+from ..certificates import DomainSpectralCertificate, LayerProductCertificate, SpectralCertificate
 from ..estimates import spectral_norm_estimate
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
-from .deep_spectral import LayerProductCertificate, layer_product
+from ..scope import Scope
+from .deep_spectral import layer_product
+from .domain_spectral import domain_bound
 
-__all__ = ["SpectralCertificate", "SpectralProduct"]
+__all__ = ["SpectralProduct"]
 
 
 @register
 class SpectralProduct:
-    """‖A‖₂ · L_σ · ‖W‖₂ with both norms proven from above."""
+    """‖A‖₂ · L_σ · ‖W‖₂ with both norms proven from above (the product over the layers of a
+    deep net; with the slopes proven on the domain for a two-layer net on one)."""
 
     name: ClassVar[str] = "spectral"
     kind: ClassVar[Kind] = "upper"
     default: ClassVar[bool] = True
+    scope: ClassVar[Scope] = Scope.of(regions=("global", "domain")) | Scope.of(depths=("deep",))
 
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind, networks=(TwoLayerNetwork, DeepNetwork))
+        return self.scope.why_not(problem, upper=True)
 
     def run(
         self, problem: Problem, budget: Budget
-    ) -> SpectralCertificate | LayerProductCertificate:
+    ) -> SpectralCertificate | LayerProductCertificate | DomainSpectralCertificate:
         net = problem.net
-        if isinstance(net, DeepNetwork):
+        if not isinstance(net, TwoLayerNetwork):
             return layer_product(net)
+        if problem.domain is not None:
+            return domain_bound(problem)
         norm_W = spectral_norm_estimate(net.W)
         norm_A = spectral_norm_estimate(net.A)
         value = norm_A * net.activation.lipschitz * norm_W
