@@ -20,6 +20,7 @@ __all__ = [
     "DomainSpectralCertificate",
     "GeoLIPCertificate",
     "LayerProductCertificate",
+    "LinfLayerProductCertificate",
     "LinfProductCertificate",
     "LipSDPCertificate",
     "SpectralCertificate",
@@ -95,6 +96,11 @@ class GeoLIPCertificate(Certificate):
 @dataclass(frozen=True)
 class LinfProductCertificate(Certificate):
     """The claim needs no data: the checker recomputes the closed form with rounding bounds."""
+
+
+@dataclass(frozen=True)
+class LinfLayerProductCertificate(Certificate):
+    """The deep ℓ∞ bound L_σ^{L−1}·‖|W_L|⋯|W_1|‖_∞ needs no data: the checker recomputes it."""
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 from scipy.optimize import linprog
 
 from certify import certify
+from certify.certificates import DeepLipSDPCertificate
 from certify.cli import main
 from certify.evidence import PointWitness
-from certify.methods import Budget
+from certify.methods import Budget, get_method
 from certify.problem import Problem
-from certify.certificates import DeepLipSDPCertificate
-from certify.upper.lipsdp import LipSDPLayer, LipSDPNeuron
 from certify.upper.deep_lipsdp_cone import solve_chordal
 from certify.upper.deep_lmi import least_rho, safe_multipliers
+from certify.upper.lipsdp import LipSDPLayer, LipSDPNeuron
 from certify.verify import verify
 from certify.verify.checks.deep_jacobian import reaching_output
 from certify.verify.checks.deep_lipsdp import banded_lmi_holds
@@ -85,9 +85,10 @@ def deep_networks(draw: st.DrawFn, activations: tuple[str, ...] = PIECEWISE_LINE
     return DeepNetwork(tuple(weights), tuple(biases), draw(st.sampled_from(activations)))
 
 
-def pattern_oracle(net: DeepNetwork) -> tuple[float, float]:
-    """Brute force for piecewise-linear σ: [max ‖J‖₂ over activation patterns whose region has a
-    Chebyshev radius > REALISED, max over those not proven empty (radius > −REALISED)].
+def pattern_oracle(net: DeepNetwork, norm: str = "2") -> tuple[float, float]:
+    """Brute force for piecewise-linear σ: [max ‖J‖ over activation patterns whose region has a
+    Chebyshev radius > REALISED, max over those not proven empty (radius > −REALISED)], in the
+    ℓ2 operator norm or (``norm="inf"``) the ℓ∞ one, the largest row ℓ1 norm.
 
     Depth-first over the layers: inside the region of a pattern prefix the next pre-activations
     are affine in x, so each pattern's region is an LP; f is affine with Jacobian J on each
@@ -99,11 +100,12 @@ def pattern_oracle(net: DeepNetwork) -> tuple[float, float]:
 
     def visit(layer: int, P: np.ndarray, q: np.ndarray, rows, offsets, signs) -> None:
         if layer == net.depth - 1:
-            norm = float(np.linalg.norm(net.weights[-1] @ P, 2))
+            J = net.weights[-1] @ P
+            value = float(np.linalg.norm(J, 2) if norm == "2" else np.abs(J).sum(axis=1).max())
             radius = _radius(rows, offsets, signs)
             for end, realised in enumerate((radius > REALISED, radius > -REALISED)):
                 if realised:
-                    bounds[end] = max(bounds[end], norm)
+                    bounds[end] = max(bounds[end], value)
             return
         Z, c = net.weights[layer] @ P, net.weights[layer] @ q + net.biases[layer]
         varying = np.any(Z != 0, axis=1)
@@ -254,6 +256,17 @@ def test_every_deep_method_brackets_the_exact_constant(net: DeepNetwork) -> None
     for result in _verified(report, "lower"):
         assert result.value <= upper * (1 + 1e-9), (result, upper)
     assert any(r.name == "spectral" for r in _verified(report, "upper"))
+
+
+@settings(SETTINGS, max_examples=40)
+@given(deep_networks())
+def test_the_linf_product_bounds_the_exact_linf_constant(net: DeepNetwork) -> None:
+    lower, _ = pattern_oracle(net, "inf")
+    problem = Problem(net, "inf")
+    verdict = verify(problem, get_method("linf-product").run(problem, Budget()))
+    assert verdict.verified and verdict.value >= lower * (1 - 1e-9), (verdict, lower)
+    product = math.prod(np.abs(W).sum(axis=1).max() for W in net.weights)
+    assert verdict.value <= product * (1 + 1e-6) + 1e-290
 
 
 @settings(SETTINGS, max_examples=30)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from certify import certify
 from certify.api import run_method
+from certify.certificates import LinfProductCertificate
 from certify.cli import main
 from certify.evidence import PairWitness, PointWitness
 from certify.methods import Budget, get_method
@@ -24,7 +25,6 @@ from certify.problem import Problem
 from certify.regions import active_neurons, chebyshev_center
 from certify.upper.geolip import GeoLIPCertificate
 from certify.upper.linf_mixing import solve_dual
-from certify.upper.linf_product import LinfProductCertificate
 from certify.upper.subtree import side_slopes
 from certify.verify import verify
 from certify.verify.bilinear import BilinearForm, slope_enclosure

@@ -1,10 +1,16 @@
-"""The closed-form ℓ∞ bound: Lip∞(f) ≤ max_j |μ|·‖Wᵀa_j‖₁ + h·Σ_i |A_ji|·‖w_i‖₁.
+"""The closed-form ℓ∞ bound: Lip∞(f) ≤ max_j |μ|·‖Wᵀa_j‖₁ + h·Σ_i |A_ji|·‖w_i‖₁ for two layers,
+L_σ^{L−1}·‖|W_L|⋯|W_1|‖_∞ for L ≥ 3.
 
 It bounds ‖M_j‖_{∞→1} ≤ Σ_r ‖(M_j)_r‖₁ (each row against its own best signs) for the bilinear
 form M_j = [μ·a_jᵀW ; h·diag(a_j)·W] of `certify.verify.bilinear`.  Since |μ| + h = L_σ =
 max(|α|, |β|) for the exact midpoint, it is never worse than the product of operator norms
 max_j Σ_i |A_ji|·L_σ·‖w_i‖₁, and the centre term keeps the cancellations between neurons that a
 product loses.
+
+Deep nets: J(x) = W_L D_{L−1} ⋯ D_1 W_1 with |D_l| ≤ L_σ entrywise, so |J(x)| ≤
+L_σ^{L−1}·|W_L|⋯|W_1| entrywise and ‖J(x)‖_∞ (the largest row ℓ1 norm, which is Lip∞ at x) is at
+most L_σ^{L−1} times the largest entry of |W_L|(⋯(|W_1|·1)): never above the product of the
+layers' ∞-norms.
 """
 
 from __future__ import annotations
@@ -13,12 +19,15 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..certificates import LinfProductCertificate
-from ..methods import Budget, Kind, outside_scope, register
+from models import TwoLayerNetwork
+
+from ..certificates import LinfLayerProductCertificate, LinfProductCertificate
+from ..methods import Budget, Kind, register
 from ..problem import Problem
+from ..scope import Scope
 from ..verify.bilinear import slope_enclosure
 
-__all__ = ["LinfProduct", "LinfProductCertificate", "row_bounds"]
+__all__ = ["LinfProduct", "row_bounds"]
 
 
 def row_bounds(A: np.ndarray, W: np.ndarray, mu: float, h: float) -> np.ndarray:
@@ -34,10 +43,21 @@ class LinfProduct:
     kind: ClassVar[Kind] = "upper"
     default: ClassVar[bool] = True
 
-    def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind, norms=("inf",))
+    scope: ClassVar[Scope] = Scope.of(("two-layer", "deep"), ("inf",))
 
-    def run(self, problem: Problem, budget: Budget) -> LinfProductCertificate:
+    def why_not(self, problem: Problem) -> str | None:
+        return self.scope.why_not(problem, upper=True)
+
+    def run(
+        self, problem: Problem, budget: Budget
+    ) -> LinfProductCertificate | LinfLayerProductCertificate:
         net = problem.net
+        if not isinstance(net, TwoLayerNetwork):
+            sums = np.ones(net.d)
+            with np.errstate(all="ignore"):
+                for W in net.weights:
+                    sums = np.abs(W) @ sums
+                value = float(np.max(sums)) * net.activation.lipschitz ** (net.depth - 1)
+            return LinfLayerProductCertificate(value)
         mu, h = slope_enclosure(net.activation)
         return LinfProductCertificate(float(np.max(row_bounds(net.A, net.W, mu, h))))
