@@ -3,17 +3,22 @@ activation throughout (two linear layers give a `TwoLayerNetwork`, more a `DeepN
 
 Linear layers are ``Gemm`` (alpha = beta = 1, transA = 0, any transB) or ``MatMul`` optionally
 followed by ``Add``; activations are ``Relu``, ``LeakyRelu``, ``PRelu`` (one shared slope),
-``Tanh``, ``Sigmoid``, ``Softplus``, ``Elu`` and ``Gelu`` (opset 20, approximate = "none").
-Weights come from initializers or ``Constant`` nodes; external data files are never opened.
+``Tanh``, ``Sigmoid``, ``Softplus``, ``Elu`` and ``Gelu`` (opset 20, approximate = "none");
+``Identity`` nodes pass their input on.  Every operator must exist in the opset the model
+imports for the default domain (a ``Gelu`` under opset 11 is refused).  Weights come from
+initializers or ``Constant`` nodes, inline or in external data files inside the model's folder
+(as ``torch.onnx.export`` writes ``model.onnx.data``; https://onnx.ai/onnx/repo-docs/ExternalData.html).
 Operator semantics: https://onnx.ai/onnx/operators/.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import pairwise
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import networkx as nx
 import numpy as np
@@ -56,31 +61,115 @@ def _require(node: onnx.NodeProto, condition: bool, what: str) -> None:
         raise ModelFormatError(f"{_node(node)}: only {what} is supported")
 
 
-def _read(path: Path) -> onnx.GraphProto:
+def _read(path: Path) -> onnx.ModelProto:
     with library_errors("not a readable ONNX model"):
         model = onnx.load(path, format="protobuf", load_external_data=False)
     if not model.graph.node:
         raise ModelFormatError("not an ONNX model with a graph (no nodes found)")
-    return model.graph
+    return model
 
 
-def _tensor(tensor: onnx.TensorProto) -> np.ndarray:
+def _opset(model: onnx.ModelProto) -> int:
+    """The version of the default operator domain that the model imports."""
+    versions = [entry.version for entry in model.opset_import if entry.domain in _DEFAULT_DOMAINS]
+    if len(versions) != 1:
+        raise ModelFormatError(f"expected one opset of the default ONNX domain, found {versions}")
+    newest = onnx.defs.onnx_opset_version()
+    if not 1 <= versions[0] <= newest:
+        raise ModelFormatError(f"opset {versions[0]} is not one this onnx knows (1 to {newest})")
+    return versions[0]
+
+
+def _check_operators(graph: onnx.GraphProto, opset: int) -> None:
+    """Every node is an operator of the default domain that exists in ``opset``."""
+    for node in graph.node:
+        if node.domain not in _DEFAULT_DOMAINS:
+            raise ModelFormatError(f"unsupported ONNX operator {node.domain}.{node.op_type}")
+        try:
+            onnx.defs.get_schema(node.op_type, opset, "")
+        except onnx.defs.SchemaError:
+            raise ModelFormatError(
+                f"{_node(node)}: operator {node.op_type} does not exist in opset {opset}, "
+                "the one the model imports"
+            ) from None
+
+
+def _inside(folder: Path, location: str, tensor: str) -> Path:
+    """The external data file ``location``, which must lie inside ``folder``."""
+    relative = PurePosixPath(location.replace("\\", "/"))
+    escapes = relative.is_absolute() or PureWindowsPath(location).drive or ".." in relative.parts
+    if not location or escapes:
+        raise ModelFormatError(
+            f"{tensor}: external data location {location!r} is not a relative path inside "
+            "the model's folder"
+        )
+    file = (folder / relative).resolve()
+    if not file.is_relative_to(folder.resolve()):
+        raise ModelFormatError(
+            f"{tensor}: external data location {location!r} leads out of the model's folder"
+        )
+    if not file.is_file():
+        raise ModelFormatError(f"{tensor}: external data file {location!r} is missing")
+    return file
+
+
+def _byte_count(value: str, what: str, tensor: str) -> int:
+    if not (value.isascii() and value.isdigit()):
+        raise ModelFormatError(f"{tensor}: external data {what} {value!r} is not a byte count")
+    return int(value)
+
+
+def _external_bytes(tensor: onnx.TensorProto, folder: Path) -> bytes:
+    """The bytes of ``tensor`` in its external file: ``length`` of them from ``offset``, as
+    many as its shape and type need, matching its SHA-1 ``checksum`` if it has one."""
+    name = f"tensor {tensor.name!r}"
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    file = _inside(folder, info.get("location", ""), name)
+    offset = _byte_count(info.get("offset", "0"), "offset", name)
+    with library_errors(f"{name} has no fixed-size numeric type"):
+        item = np.dtype(helper.tensor_dtype_to_np_dtype(tensor.data_type)).itemsize
+    needed = item * math.prod(tensor.dims)
+    length = _byte_count(info.get("length", str(needed)), "length", name)
+    if length != needed:
+        raise ModelFormatError(
+            f"{name}: external data length {length} bytes, its shape needs {needed}"
+        )
+    if offset + length > file.stat().st_size:
+        raise ModelFormatError(
+            f"{name}: external data file {file.name!r} is too short "
+            f"(bytes {offset} to {offset + length} needed)"
+        )
+    with library_errors(f"cannot read the external data of {name}"), open(file, "rb") as data:
+        data.seek(offset)
+        content = data.read(length)
+    if "checksum" in info and hashlib.sha1(content).hexdigest() != info["checksum"]:
+        raise ModelFormatError(f"{name}: external data does not match its checksum")
+    return content
+
+
+def _tensor(tensor: onnx.TensorProto, folder: Path) -> np.ndarray:
+    """The values of ``tensor``, read from its external data file (inside ``folder``) if any."""
     if tensor.data_location == TensorProto.EXTERNAL:
-        raise ModelFormatError(f"tensor {tensor.name!r} is stored in an external file")
+        inline = TensorProto()
+        inline.CopyFrom(tensor)
+        inline.ClearField("external_data")
+        inline.data_location = TensorProto.DEFAULT
+        inline.raw_data = _external_bytes(tensor, folder)
+        tensor = inline
     with library_errors(f"cannot decode tensor {tensor.name!r}"):
         value = numpy_helper.to_array(tensor)
     return real_array(f"tensor {tensor.name!r}", value)
 
 
-def _constants(graph: onnx.GraphProto) -> dict[str, np.ndarray]:
+def _constants(graph: onnx.GraphProto, folder: Path) -> dict[str, np.ndarray]:
     """Initializers and the outputs of ``Constant`` nodes holding a tensor."""
-    constants = {tensor.name: _tensor(tensor) for tensor in graph.initializer}
+    constants = {tensor.name: _tensor(tensor, folder) for tensor in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
             values = {attribute.name: attribute for attribute in node.attribute}
             if set(values) != {"value"}:
                 raise ModelFormatError(f"{_node(node)} must hold a 'value' tensor")
-            constants[node.output[0]] = _tensor(values["value"].t)
+            constants[node.output[0]] = _tensor(values["value"].t, folder)
     return constants
 
 
@@ -132,9 +221,7 @@ def _attributes(node: onnx.NodeProto, defaults: dict[str, object]) -> dict[str, 
     values = dict(defaults)
     for attribute in node.attribute:
         if attribute.name not in defaults:
-            raise ModelFormatError(
-                f"{node.op_type} attribute {attribute.name!r} is not supported"
-            )
+            raise ModelFormatError(f"{node.op_type} attribute {attribute.name!r} is not supported")
         value = helper.get_attribute_value(attribute)
         values[attribute.name] = value.decode() if isinstance(value, bytes) else value
     return values
@@ -180,8 +267,11 @@ def _matmul(node: onnx.NodeProto, constants: dict[str, np.ndarray], data: str) -
 def _prelu_slope(node: onnx.NodeProto, constants: dict[str, np.ndarray]) -> float:
     _attributes(node, {})
     slope = constants.get(node.input[1]) if len(node.input) == 2 else None
-    _require(node, slope is not None and slope.size > 0 and np.all(slope == slope.flat[0]),
-             "one constant slope shared by all neurons")
+    _require(
+        node,
+        slope is not None and slope.size > 0 and np.all(slope == slope.flat[0]),
+        "one constant slope shared by all neurons",
+    )
     return float(slope.flat[0])
 
 
@@ -220,10 +310,14 @@ def _add_bias(
     node: onnx.NodeProto, constants: dict[str, np.ndarray], layers: list[_Linear | str]
 ) -> None:
     """``Add`` of a constant completes the bias-free ``MatMul`` or ``Gemm`` right before it."""
+    _attributes(node, {})
     previous = layers[-1] if layers else None
     addends = [constants[name] for name in node.input if name in constants]
-    _require(node, isinstance(previous, _Linear) and previous.bias is None and len(addends) == 1,
-             "Add of one constant right after a bias-free MatMul or Gemm")
+    _require(
+        node,
+        isinstance(previous, _Linear) and previous.bias is None and len(addends) == 1,
+        "Add of one constant right after a bias-free MatMul or Gemm",
+    )
     previous.bias = _bias(node, addends[0], previous.weight.shape[0])
 
 
@@ -232,14 +326,14 @@ def _layers(chain: list[onnx.NodeProto], constants: dict[str, np.ndarray]) -> li
     layers: list[_Linear | str] = []
     for node in chain:
         data = _data_input(node, constants)
-        if node.domain not in _DEFAULT_DOMAINS:
-            raise ModelFormatError(f"unsupported ONNX operator {node.domain}.{node.op_type}")
         if node.op_type == "Gemm":
             layers.append(_gemm(node, constants, data))
         elif node.op_type == "MatMul":
             layers.append(_matmul(node, constants, data))
         elif node.op_type == "Add":
             _add_bias(node, constants, layers)
+        elif node.op_type == "Identity":
+            _attributes(node, {})
         elif node.op_type in _ACTIVATIONS:
             layers.append(_ACTIVATIONS[node.op_type](node, constants))
         else:
@@ -249,8 +343,10 @@ def _layers(chain: list[onnx.NodeProto], constants: dict[str, np.ndarray]) -> li
 
 def load(path: Path, options: LoadOptions) -> Network:
     """The network computed by the ONNX graph in ``path``."""
-    graph = _read(path)
-    constants = _constants(graph)
+    model = _read(path)
+    graph = model.graph
+    _check_operators(graph, _opset(model))
+    constants = _constants(graph, path.parent)
     chain = _chain(graph, constants)
     layers = _layers(chain, constants)
     linear = [layer for layer in layers if isinstance(layer, _Linear)]
@@ -261,7 +357,8 @@ def load(path: Path, options: LoadOptions) -> Network:
         operators = ", ".join(node.op_type for node in chain)
         raise ModelFormatError(f"expected linear, activation, linear, …, linear; got {operators}")
     return network_from_layers(
-        [layer.weight for layer in linear], [layer.bias for layer in linear],
+        [layer.weight for layer in linear],
+        [layer.bias for layer in linear],
         settle_activation(options.activation, one_activation(layers[1::2])),
     )
 
@@ -281,9 +378,7 @@ def _activation_node(
     alpha = 1.0 if parameter is None else parameter
     if name == "elu" and float(np.float32(alpha)) == alpha:
         return helper.make_node("Elu", [source], [target], alpha=alpha), []
-    raise ModelFormatError(
-        f"activation {activation_text(activation)!r} has no exact ONNX operator"
-    )
+    raise ModelFormatError(f"activation {activation_text(activation)!r} has no exact ONNX operator")
 
 
 def _graph_body(net: Network) -> tuple[list[onnx.NodeProto], list[onnx.TensorProto]]:
@@ -294,10 +389,11 @@ def _graph_body(net: Network) -> tuple[list[onnx.NodeProto], list[onnx.TensorPro
     for index, (W, b) in enumerate(zip(weights, biases, strict=True), start=1):
         last = index == len(weights)
         hidden = "output" if last else f"hidden{index}"
-        initializers += [numpy_helper.from_array(W, f"W{index}"),
-                         numpy_helper.from_array(b, f"b{index}")]
-        nodes.append(helper.make_node("Gemm", [data, f"W{index}", f"b{index}"], [hidden],
-                                      transB=1))
+        initializers += [
+            numpy_helper.from_array(W, f"W{index}"),
+            numpy_helper.from_array(b, f"b{index}"),
+        ]
+        nodes.append(helper.make_node("Gemm", [data, f"W{index}", f"b{index}"], [hidden], transB=1))
         if not last:
             data = f"activated{index}"
             node, extra = _activation_node(net.activation, hidden, data)
@@ -318,7 +414,9 @@ def save(net: Network, path: Path) -> None:
     )
     opsets = [helper.make_opsetid("", _OPSET)]
     model = helper.make_model(
-        graph, opset_imports=opsets, ir_version=helper.find_min_ir_version_for(opsets),
+        graph,
+        opset_imports=opsets,
+        ir_version=helper.find_min_ir_version_for(opsets),
         producer_name="lipcert",
     )
     onnx.save(model, path, format="protobuf")
