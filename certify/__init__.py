@@ -6,6 +6,7 @@ from .methods import Budget, get_method, method_names
 from .problem import Problem
 from .report import MethodResult, Report
 from .verify import Verdict, verify
+from .version import __version__
 
 __all__ = [
     "Ball",
@@ -15,6 +16,7 @@ __all__ = [
     "Problem",
     "Report",
     "Verdict",
+    "__version__",
     "certify",
     "get_method",
     "method_names",

@@ -182,7 +182,10 @@ def parse_domain(text: str, dimension: int) -> Domain:
         return Ball(origin, float(match.group(2)), norm)
     if match := re.fullmatch(rf"box:({_NUMBER}),({_NUMBER})", spec):
         low, high = float(match.group(1)), float(match.group(2))
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise DomainError(
+                f"box:{match.group(1)},{match.group(2)} is not a box: LO and HI must be finite "
+                "with LO < HI"
+            )
         return Box(np.full(dimension, low), np.full(dimension, high))
-    raise DomainError(
-        f"unknown domain {text!r} (use unit-ball, ball:R, linf-ball:R or box:LO,HI)"
-    )
+    raise DomainError(f"unknown domain {text!r} (use unit-ball, ball:R, linf-ball:R or box:LO,HI)")

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import math
+import textwrap
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .evidence import Evidence, Witness
 from .methods import Kind
+from .version import __version__
 
-__all__ = ["MethodResult", "Report"]
+__all__ = [
+    "MethodResult",
+    "Report",
+    "format_number",
+    "format_report",
+    "not_applicable_lines",
+    "not_applicable_reasons",
+    "shown_results",
+]
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,12 @@ class Report:
 
     model: dict[str, object]
     methods: tuple[MethodResult, ...]
+    #: The file the network came from (None for a network given as an object).
+    source: str | None = None
+    #: How the methods were run: names asked for, time limit, seed, norm and domain.
+    settings: dict[str, object] = field(default_factory=dict)
+    #: Wall-clock seconds of the whole run.
+    seconds: float = 0.0
 
     def _best(self, kind: Kind) -> MethodResult | None:
         verified = [r for r in self.methods if r.kind == kind and r.verified]
@@ -99,6 +116,8 @@ class Report:
         """The JSON object printed by ``certify --json``."""
         witness = self.lower_witness
         return {
+            "version": __version__,
+            "model_path": self.source,
             "lower": self.lower,
             "upper": _finite_or_none(self.upper),
             "ratio": _finite_or_none(self.ratio),
@@ -107,4 +126,90 @@ class Report:
             "lower_witness": witness.to_dict() if witness else None,
             "methods": [r.to_dict() for r in self.methods],
             "model": dict(self.model),
+            "settings": dict(self.settings),
+            "seconds": round(self.seconds, 6),
         }
+
+    def __str__(self) -> str:
+        return format_report(self)
+
+
+_NAME_WIDTH = 18
+
+
+def format_number(value: float | None) -> str:
+    """A bound as printed: ten significant digits, "inf", or "—" for none."""
+    if value is None or math.isnan(value):
+        return "—"
+    return "inf" if math.isinf(value) else f"{value:.10g}"
+
+
+def _row(result: MethodResult) -> str:
+    verified = "yes" if result.verified else ("—" if result.value is None else "no")
+    return (
+        f"{result.name:<{_NAME_WIDTH}} {result.kind:<6} {format_number(result.value):>17} "
+        f"{verified:>9} {result.seconds:>9.3f}  {result.note}"
+    ).rstrip()
+
+
+def not_applicable_reasons(results: Sequence[MethodResult]) -> dict[str, list[str]]:
+    """Each reason some methods do not apply, with the names of those methods."""
+    reasons: dict[str, list[str]] = {}
+    for result in results:
+        if not result.applicable:
+            reason = result.note.removeprefix("not applicable: ")
+            reasons.setdefault(reason, []).append(result.name)
+    return reasons
+
+
+def not_applicable_lines(results: Sequence[MethodResult]) -> list[str]:
+    """One indented line per reason, naming the methods that do not apply for it."""
+    return [
+        line
+        for reason, names in not_applicable_reasons(results).items()
+        for line in textwrap.wrap(
+            f"{', '.join(names)}: {reason}",
+            width=100,
+            initial_indent="  ",
+            subsequent_indent="    ",
+            break_on_hyphens=False,
+        )
+    ]
+
+
+def shown_results(report: Report) -> list[MethodResult]:
+    """The rows of a table: the methods that apply, or every method when none does."""
+    applicable = [result for result in report.methods if result.applicable]
+    return applicable or list(report.methods)
+
+
+def format_report(report: Report, source: str | None = None) -> str:
+    """The table ``certify`` prints: every method that applies, then the certified interval.
+
+    Methods that do not apply are grouped by reason under the table, unless none applies: then
+    each row shows its reason.  ``source`` names the model (default: the report's source)."""
+    model = report.model
+    shape = f"widths={model['widths']}" if "widths" in model else f"k={model['k']}"
+    name = source or report.source or "network"
+    lines = [
+        f"model: {name}  (d={model['d']}, {shape}, m={model['m']}, "
+        f"activation={model['activation']})",
+        f"Lipschitz constant in the l{model['norm']} norm over {model['domain']}",
+        "",
+        f"{'method':<{_NAME_WIDTH}} {'kind':<6} {'value':>17} {'verified':>9} {'seconds':>9}  note",
+    ]
+    shown = shown_results(report)
+    lines += [_row(result) for result in shown]
+    if len(shown) < len(report.methods):
+        lines += ["", "not applicable here:", *not_applicable_lines(report.methods)]
+    lines += [
+        "",
+        f"Lipschitz constant in [{format_number(report.lower)}, {format_number(report.upper)}]"
+        f"   ratio upper/lower = {format_number(report.ratio)}",
+    ]
+    if report.upper_method:
+        witness = report.lower_witness
+        kind = f" ({witness.to_dict()['type']} witness)" if witness else ""
+        lower = f", lower end by {report.lower_method}{kind}" if report.lower_method else ""
+        lines.append(f"upper end by {report.upper_method}{lower}")
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ from certify.audit import (
     load_refutation,
     recheck,
 )
-from certify.audit.cli import main
+from certify.audit.cli import EXIT_INTERNAL_ERROR, main
 from certify.audit.margins import certainly_within, decimal_ball, output_balls
 from certify.audit.schedule import by_cost, interleave
 from certify.methods import method_names
@@ -340,3 +340,28 @@ def test_radius_claims_refuse_the_linf_norm(two_class, tmp_path, capsys) -> None
     code, _, err = _run([two_class, "--claim-radii", claims, "--norm", "inf"], capsys)
     assert code == 2
     _one_error_line(err, "claims.csv")
+
+
+# --- where refutations go, and what a crash exits with ---------------------------------------
+
+
+def test_refutation_goes_next_to_the_model_by_default(toy, tmp_path, capsys, monkeypatch):
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, out, _ = _run([toy, "--claim-lipschitz", 0.5, "--time-limit", TIME], capsys)
+    witness = toy.with_name("toy.refutation.json")
+    assert code == 1 and witness.is_file() and f"--recheck {witness}" in out
+    assert not list(elsewhere.iterdir())
+
+
+def test_an_internal_error_is_never_exit_code_1(toy, capsys, monkeypatch) -> None:
+    """Exit code 1 means REFUTED, so a crash must not produce it."""
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr("certify.audit.cli.audit_lipschitz", broken)
+    code, out, err = _run([toy, "--claim-lipschitz", 0.5], capsys)
+    assert code == EXIT_INTERNAL_ERROR != 1
+    assert out == "" and "internal error" in err.splitlines()[-1]

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from certify.cli import main
+import certify
+from certify import certify as certify_model
+from certify.cli import SUBCOMMANDS, main
+from certify.version import source_version
 from models import TwoLayerNetwork
 from models.bundled import bundled_path
 from models.formats import save_model
@@ -39,7 +44,12 @@ def test_json_report_has_every_field_and_brackets_the_constant(toy_file, capsys)
     report = json.loads(out)
     assert set(report) >= REQUIRED_KEYS
     assert report["model"] == {
-        "d": 1, "k": 2, "m": 1, "activation": "relu", "norm": "2", "domain": "R^d"
+        "d": 1,
+        "k": 2,
+        "m": 1,
+        "activation": "relu",
+        "norm": "2",
+        "domain": "R^d",
     }
     assert report["lower"] <= 1.0 <= report["upper"]
     assert report["upper"] <= 1.0 + 1e-6 and report["lower"] >= 1.0 - 1e-9
@@ -70,9 +80,9 @@ def _write(path: Path, content: bytes) -> Path:
 
 def _bad_inputs(tmp: Path) -> dict[str, list[str]]:
     nan_net = {"W": np.array([[np.nan]]), "A": np.array([[1.0]])}
-    np.savez(tmp / "nan.npz", **nan_net)
-    np.savez(tmp / "inf.npz", W=np.array([[np.inf]]), A=np.array([[1.0]]))
-    np.savez(tmp / "shapes.npz", W=np.ones((3, 2)), A=np.ones((1, 4)))
+    np.savez(tmp / "nan.npz", **nan_net, activation="relu")
+    np.savez(tmp / "inf.npz", W=np.array([[np.inf]]), A=np.array([[1.0]]), activation="relu")
+    np.savez(tmp / "shapes.npz", W=np.ones((3, 2)), A=np.ones((1, 4)), activation="relu")
     good = tmp / "good.npz"
     save_model(TwoLayerNetwork.create(np.ones((2, 2)), np.ones(2)), good)
     truncated = _write(tmp / "truncated.npz", good.read_bytes()[:40])
@@ -125,3 +135,62 @@ def test_entry_point_prints_no_traceback(tmp_path) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_json_names_the_model_version_settings_and_total_time(toy_file, capsys) -> None:
+    argv = [str(toy_file), "--json", "--method", "spectral", "--time-limit", "2", "--seed", "7"]
+    code, out, _ = _run(argv, capsys)
+    report = json.loads(out)
+    assert code == 0
+    assert report["model_path"] == str(toy_file) and report["version"] == certify.__version__
+    assert report["settings"] == {
+        "methods": ["spectral"],
+        "time_limit": 2.0,
+        "seed": 7,
+        "norm": "2",
+        "domain": "R^d",
+    }
+    assert report["seconds"] >= report["methods"][0]["seconds"]
+
+
+def test_version_is_printed_and_matches_the_project(capsys) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.strip() == f"certify {certify.__version__}"
+    pyproject = Path(__file__).parents[1] / "pyproject.toml"
+    written = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert source_version() == written
+    try:
+        installed = importlib.metadata.version("certify")
+    except importlib.metadata.PackageNotFoundError:
+        installed = written
+    assert certify.__version__ in (written, installed)
+    assert source_version(pyproject.with_name("absent.toml")) == "unknown"
+
+
+def test_help_lists_every_subcommand(capsys) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"certify {name} " in out for name in SUBCOMMANDS)
+
+
+def test_printing_a_report_shows_the_table_the_command_prints(toy_file, capsys) -> None:
+    code, out, _ = _run([str(toy_file), "--method", "spectral", "--method", "sampling"], capsys)
+    report = certify_model(toy_file, methods=["spectral", "sampling"])
+    table = str(report)
+    assert code == 0 and table.startswith(f"model: {toy_file}  (d=1, k=2")
+    assert "dataclass" not in table and "Report(" not in table
+    # The same lines but the timings.
+    assert [line.split()[:3] for line in table.splitlines()] == [
+        line.split()[:3] for line in out.strip().splitlines()
+    ]
+
+
+def test_without_a_terminal_each_method_logs_one_line(toy_file, capsys) -> None:
+    argv = [str(toy_file), "--method", "spectral", "--method", "sampling"]
+    code, _, err = _run(argv, capsys)
+    lines = err.strip().splitlines()
+    assert code == 0 and len(lines) == 2
+    assert lines[0].startswith("certify: spectral upper ") and lines[0].endswith(" s)")
+    assert "verified" in lines[1] and lines[1].startswith("certify: sampling lower")
+    code, _, err = _run([*argv, "--json"], capsys)
+    assert code == 0 and err == ""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import csv
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
-from certify.compare import compare, markdown, ratio
+from certify.compare import compare, markdown, plot, ratio
 from certify.compare.cli import main
 from certify.methods import method_names
 from models import TwoLayerNetwork
@@ -33,18 +34,28 @@ def _rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_every_registered_method_appears_for_every_model(models, tmp_path, capsys) -> None:
+def test_tables_list_the_methods_that_apply_and_group_the_others(models, tmp_path, capsys):
     out = tmp_path / "out"
     code = main([*map(str, models), "--out", str(out), "--time-limit", "1"])
     printed = capsys.readouterr().out
     assert code == 0
     rows = _rows(out / "compare.csv")
     for model in models:
-        names = [row["method"] for row in rows if row["model"] == str(model)]
-        assert names == method_names()
-    for name in method_names():
-        assert f"| {name} |" in printed and f"| {name} |" in (out / "compare.md").read_text()
-        assert f"<td>{name}</td>" in (out / "compare.html").read_text()
+        assert [row["method"] for row in rows if row["model"] == str(model)] == method_names()
+    applicable = {row["method"] for row in rows if not row["note"].startswith("not applicable")}
+    skipped = set(method_names()) - applicable
+    assert {"spectral", "lipsdp-neuron", "sampling"} <= applicable
+    assert {"deep-ascent", "geolip"} <= skipped
+    markdown_text, page = (out / "compare.md").read_text(), (out / "compare.html").read_text()
+    for name in applicable:
+        assert f"| {name} |" in printed and f"| {name} |" in markdown_text
+        assert f"<td>{name}</td>" in page
+    for name in skipped:
+        assert f"| {name} |" not in markdown_text and f"<td>{name}</td>" not in page
+    assert markdown_text.count("Not applicable here:") == len(models)
+    reasons = markdown_text.split("Not applicable here:")[1]
+    assert all(name in reasons for name in skipped)
+    assert "n/a" not in markdown_text
 
 
 def test_values_and_ratios_bracket_the_known_constants(models, tmp_path, capsys) -> None:
@@ -114,3 +125,46 @@ def test_the_linf_norm_runs_the_linf_methods() -> None:
     assert report.lower == pytest.approx(2.0) and report.upper == pytest.approx(2.0)
     assert not next(r for r in report.methods if r.name == "spectral").applicable
     assert "linf norm" in markdown([comparison])
+
+
+def test_ratio_ticks_are_labelled_above_and_below_one() -> None:
+    from certify.compare.plot import ratio_ticks
+
+    assert ratio_ticks(0.7, 2.8) == [0.8, 1.0, 1.2, 1.5, 2.0]
+    assert 1.0 in ratio_ticks(0.99, 1.01)
+    assert len(ratio_ticks(1e-3, 1e3)) <= 12 and min(ratio_ticks(1e-3, 1e3)) < 1 < max(
+        ratio_ticks(1e-3, 1e3)
+    )
+
+
+def test_a_ratio_of_exactly_one_is_a_visible_bar(monkeypatch, tmp_path) -> None:
+    """f(x) = relu(2x): spectral, sampling and the interval all equal 2, so both ratios are 1."""
+    matplotlib_figure = pytest.importorskip("matplotlib.figure")
+    saved = []
+    monkeypatch.setattr(
+        matplotlib_figure.Figure, "savefig", lambda self, *a, **k: saved.append(self)
+    )
+    net = TwoLayerNetwork.create([[2.0]], [1.0])
+    comparisons = compare([("line", net)], ["spectral", "sampling"], time_limit=1.0)
+    assert [
+        ratio(r, comparisons[0].report) for r in comparisons[0].report.methods
+    ] == pytest.approx([1.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plot(comparisons, tmp_path / "p.png")
+    bars = saved[0].axes[0].patches
+    assert len(bars) == 2
+    assert all(
+        bar.get_y() < 1.0 and bar.get_y() + bar.get_height() == pytest.approx(1.0) for bar in bars
+    )
+    labels = [tick.get_text() for tick in saved[0].axes[0].get_yticklabels()]
+    assert "1" in labels
+
+
+def test_a_plot_without_any_verified_ratio_gives_no_warning(tmp_path) -> None:
+    pytest.importorskip("matplotlib")
+    net = TwoLayerNetwork.create([[2.0]], [1.0])
+    comparisons = compare([("line", net)], ["spectral"], time_limit=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert plot(comparisons, tmp_path / "p.png")

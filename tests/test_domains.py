@@ -21,8 +21,8 @@ from certify.lower.domain_search import DomainAscent
 from certify.lower.search import gradient_norms
 from certify.methods import Budget
 from certify.problem import Problem
-from certify.upper.spectral import SpectralProduct
 from certify.upper.exact import exact_lipschitz
+from certify.upper.spectral import SpectralProduct
 from certify.verify import verify
 from certify.verify.propagation import preactivation_bounds, slope_intervals
 from models import TwoLayerNetwork, get_activation

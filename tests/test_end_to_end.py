@@ -22,7 +22,7 @@ from models.torch_io import from_module
 
 ROOT = Path(__file__).parents[1]
 #: Deterministic methods, given an allowance far beyond what they need to converge.
-METHODS = ["spectral", "lipsdp-neuron", "deep-lipsdp-neuron", "sampling"]
+METHODS = ["spectral", "lipsdp-neuron", "sampling"]
 ACTIVATIONS = {
     "relu": nn.ReLU(),
     "leaky_relu(0.1)": nn.LeakyReLU(0.1),

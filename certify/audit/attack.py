@@ -65,8 +65,23 @@ def attack(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The best point found for each row, and its float loss (> 0: a candidate counterexample).
 
-    Stops early once ``seconds`` are spent.
+    Stops early once ``seconds`` are spent.  Overflow (weights near the largest double) is
+    silent: it only spoils candidates, which the rigorous check then rejects.
     """
+    with np.errstate(all="ignore"):
+        return _attack(net, points, labels, radii, seconds, seed, steps, restarts)
+
+
+def _attack(
+    net: TwoLayerNetwork,
+    points: np.ndarray,
+    labels: np.ndarray,
+    radii: np.ndarray,
+    seconds: float,
+    seed: int,
+    steps: int,
+    restarts: int,
+) -> tuple[np.ndarray, np.ndarray]:
     deadline = time.monotonic() + seconds
     rng = np.random.default_rng(seed)
     inner = radii * INNER_RADIUS

@@ -4,7 +4,8 @@
     certify audit MODEL --claim-radii FILE.csv [--per-point-out FILE.csv] [--json]
     certify audit MODEL --recheck WITNESS_FILE
 
-Exit codes: 0 verified, 1 refuted, 3 undecided, 2 bad input (one line on stderr).
+Exit codes: 0 verified, 1 refuted, 3 undecided, 2 bad input (one line on stderr), 4 an
+internal error (with its traceback: never mistaken for a refutation).
 """
 
 from __future__ import annotations
@@ -12,29 +13,43 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
-from models import TwoLayerNetwork
+from models import Network
 
 from ..api import resolve_network
-from ..cli import EXIT_BAD_INPUT, add_loading_options, format_report
+from ..options import (
+    CommandParser,
+    add_loading_options,
+    add_time_limit,
+    first_line,
+    non_negative_number,
+    report_bad_input,
+    run_command,
+)
 from ..problem import NORMS
+from ..progress import MethodStatus
+from ..report import format_number, format_report
 from .lipschitz import ClaimAudit, Outcome, audit_lipschitz
 from .radii import RadiiAudit, audit_radii, write_per_point
 from .radius_claims import read_radius_claims
 from .witness_file import Refutation, fingerprint, load_refutation, recheck, save_refutation
 
-__all__ = ["EXIT_CODES", "main"]
+__all__ = ["DEFAULT_TIME_LIMIT", "EXIT_CODES", "EXIT_INTERNAL_ERROR", "main", "witness_path"]
 
+PROG = "certify audit"
 EXIT_CODES: dict[Outcome, int] = {"VERIFIED": 0, "REFUTED": 1, "UNDECIDED": 3}
+EXIT_INTERNAL_ERROR = 4
+#: Seconds for the whole audit (every method together).
+DEFAULT_TIME_LIMIT = 60.0
+WITNESS_SUFFIX = ".refutation.json"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="certify audit",
+    parser = CommandParser(
+        prog=PROG,
         description=(
             "Check a claim about a network against verified bounds.  Exit code 0: verified, "
             "1: refuted (with a re-checkable witness), 3: undecided, 2: bad input."
@@ -43,7 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("model", help="weights file (as for `certify MODEL`)")
     claim = parser.add_mutually_exclusive_group(required=True)
     claim.add_argument(
-        "--claim-lipschitz", type=float, metavar="L", help="the claim Lip(f) <= L (see --norm)"
+        "--claim-lipschitz",
+        type=non_negative_number,
+        metavar="L",
+        help="the claim Lip(f) <= L (see --norm)",
     )
     claim.add_argument(
         "--claim-radii",
@@ -53,17 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     claim.add_argument(
         "--recheck", metavar="WITNESS_FILE", help="re-verify a saved refutation witness"
     )
-    parser.add_argument(
-        "--time-limit",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="overall time allowance (default 60)",
-    )
+    add_time_limit(parser, DEFAULT_TIME_LIMIT, "overall time allowance in seconds")
     parser.add_argument(
         "--witness-out",
-        metavar="FILE",
-        help="where a refutation witness goes (default MODEL_STEM.refutation.json)",
+        "--out",
+        metavar="PATH",
+        help=f"where a refutation witness goes: a file, or a folder for MODEL_STEM{WITNESS_SUFFIX}"
+        f" (default: MODEL_STEM{WITNESS_SUFFIX} next to the model)",
     )
     parser.add_argument(
         "--per-point-out", metavar="FILE.csv", help="per-point verdicts of --claim-radii"
@@ -79,53 +93,51 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _Status:
-    """A one-line status on stderr naming the method that runs (hidden when not a terminal)."""
-
-    def __init__(self) -> None:
-        self.bar = tqdm(total=0, disable=None, file=sys.stderr, leave=False, bar_format="{desc}")
-
-    def __call__(self, name: str) -> None:
-        self.bar.set_description_str(f"running {name} ...")
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _number(value: float) -> str:
-    return f"{value:.10g}"
+def witness_path(model: str, out: str | None) -> Path:
+    """Where the refutation of ``model`` goes: ``out`` (a file, or a folder to put
+    MODEL_STEM.refutation.json in), by default next to the model."""
+    name = Path(model).stem + WITNESS_SUFFIX
+    if out is None:
+        return Path(model).with_name(name)
+    return Path(out) / name if Path(out).is_dir() else Path(out)
 
 
 def _claim_lines(audit: ClaimAudit, witness_file: Path | None, model: str) -> list[str]:
     report = audit.report
     if audit.outcome == "VERIFIED":
         return [
-            f"VERIFIED: Lip(f) <= {_number(report.upper)} <= {_number(audit.claim)} "
+            f"VERIFIED: Lip(f) <= {format_number(report.upper)} <= {format_number(audit.claim)} "
             f"(verified upper bound by {report.upper_method})"
         ]
     if audit.outcome == "REFUTED":
         return [
-            f"REFUTED: Lip(f) >= {_number(report.lower)} > {_number(audit.claim)} "
+            f"REFUTED: Lip(f) >= {format_number(report.lower)} > {format_number(audit.claim)} "
             f"(verified {report.lower_witness.to_dict()['type']} witness by "
             f"{report.lower_method})",
             f"witness saved to {witness_file}; re-check it with: "
             f"certify audit {model} --recheck {witness_file}",
         ]
     return [
-        f"UNDECIDED: Lip(f) in [{_number(report.lower)}, {_number(report.upper)}], "
-        f"which contains the claim {_number(audit.claim)}",
+        f"UNDECIDED: Lip(f) in [{format_number(report.lower)}, {format_number(report.upper)}], "
+        f"which contains the claim {format_number(audit.claim)}",
         f"to settle it: {audit.suggestion}",
     ]
 
 
-def _claim_lipschitz(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status) -> int:
+def _claim_lipschitz(args: argparse.Namespace, net: Network, status: MethodStatus) -> int:
     audit = audit_lipschitz(
-        net, args.claim_lipschitz, args.time_limit, args.seed, status, norm=args.norm
+        net,
+        args.claim_lipschitz,
+        args.time_limit,
+        args.seed,
+        status,
+        norm=args.norm,
+        finished=status.finished,
     )
     status.close()
     witness_file = None
     if audit.outcome == "REFUTED":
-        witness_file = Path(args.witness_out or f"{Path(args.model).stem}.refutation.json")
+        witness_file = witness_path(args.model, args.witness_out)
         refutation = Refutation(
             model=args.model,
             model_fingerprint=fingerprint(net),
@@ -150,7 +162,7 @@ def _claim_lipschitz(args: argparse.Namespace, net: TwoLayerNetwork, status: _St
         print(json.dumps(record, indent=2))
     else:
         norm = f"l{args.norm}"
-        print(f"claim: Lip(f) <= {_number(audit.claim)} ({norm} -> {norm}, all of R^d)")
+        print(f"claim: Lip(f) <= {format_number(audit.claim)} ({norm} -> {norm}, all of R^d)")
         print("\n".join(_claim_lines(audit, witness_file, args.model)))
         print()
         print(format_report(audit.report, args.model))
@@ -164,11 +176,11 @@ def _radii_exit_code(audit: RadiiAudit) -> int:
     return EXIT_CODES["UNDECIDED"] if counts["UNDECIDED"] else EXIT_CODES["VERIFIED"]
 
 
-def _claim_radii(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status) -> int:
+def _claim_radii(args: argparse.Namespace, net: Network, status: MethodStatus) -> int:
     if args.norm != "2":
         raise ValueError(f"{args.claim_radii}: radius claims are l2 radii (--norm 2 only)")
     claims = read_radius_claims(args.claim_radii, net)
-    audit = audit_radii(net, claims, args.time_limit, args.seed, status)
+    audit = audit_radii(net, claims, args.time_limit, args.seed, status, status.finished)
     status.close()
     if args.per_point_out:
         write_per_point(args.per_point_out, audit)
@@ -201,7 +213,7 @@ def _claim_radii(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status
         summary = ", ".join(f"{count} {verdict}" for verdict, count in audit.counts.items())
         print(f"{len(audit.points)} radius claims: {summary}")
         print(
-            f"verified Lipschitz upper bound used: {_number(report.upper)} "
+            f"verified Lipschitz upper bound used: {format_number(report.upper)} "
             f"(by {report.upper_method or 'no method'})"
         )
         if args.per_point_out:
@@ -209,10 +221,13 @@ def _claim_radii(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status
     return _radii_exit_code(audit)
 
 
-def _recheck(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status) -> int:
+def _recheck(args: argparse.Namespace, net: Network, status: MethodStatus) -> int:
     status.close()
     refutation = load_refutation(args.recheck)
-    verdict = recheck(net, refutation)
+    try:
+        verdict = recheck(net, refutation)
+    except ValueError as error:
+        raise ValueError(f"{args.recheck}: {error}") from None
     confirmed = verdict.verified and verdict.value > refutation.claim
     if args.json:
         record = {
@@ -230,37 +245,43 @@ def _recheck(args: argparse.Namespace, net: TwoLayerNetwork, status: _Status) ->
         print("note: these weights differ from the ones the witness was found for")
     if confirmed:
         print(
-            f"REFUTED (re-checked): Lip(f) >= {_number(verdict.value)} > "
-            f"{_number(refutation.claim)}"
+            f"REFUTED (re-checked): Lip(f) >= {format_number(verdict.value)} > "
+            f"{format_number(refutation.claim)}"
         )
         return EXIT_CODES["REFUTED"]
     if verdict.verified:
         print(
-            f"NOT CONFIRMED: the witness proves only Lip(f) >= {_number(verdict.value)}, "
-            f"which does not exceed the claim {_number(refutation.claim)}"
+            f"NOT CONFIRMED: the witness proves only Lip(f) >= {format_number(verdict.value)}, "
+            f"which does not exceed the claim {format_number(refutation.claim)}"
         )
     else:
         print(f"NOT CONFIRMED: the witness does not verify ({verdict.note})")
     return EXIT_CODES["UNDECIDED"]
 
 
-_ACTIONS: dict[str, Callable[[argparse.Namespace, TwoLayerNetwork, _Status], int]] = {
+_ACTIONS: dict[str, Callable[[argparse.Namespace, Network, MethodStatus], int]] = {
     "claim_lipschitz": _claim_lipschitz,
     "claim_radii": _claim_radii,
     "recheck": _recheck,
 }
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``certify audit``; returns the exit code."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+def _audit(args: argparse.Namespace) -> int:
     action = next(name for name in _ACTIONS if getattr(args, name) is not None)
-    status = _Status()
+    status = MethodStatus(PROG, quiet=args.json)
     try:
         net = resolve_network(args.model, args.activation, args.trust_pickle)
         return _ACTIONS[action](args, net, status)
     except (ValueError, OSError) as error:
         status.close()
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"certify audit: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_bad_input(PROG, first_line(error), args.json)
+    except Exception:
+        status.close()
+        traceback.print_exc()
+        print(f"{PROG}: internal error (exit code {EXIT_INTERNAL_ERROR})", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``certify audit``; returns the exit code."""
+    return run_command(_parser(), argv, _audit)

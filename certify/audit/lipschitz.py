@@ -12,12 +12,12 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from models import TwoLayerNetwork
+from models import Network
 
 from ..methods import not_globally_lipschitz
 from ..problem import Norm, Problem
 from ..report import Report
-from .schedule import Attempt, Progress, by_cost, interleave, plan, run_in_order
+from .schedule import Attempt, Finished, Progress, by_cost, interleave, plan, run_in_order
 
 __all__ = ["ClaimAudit", "Outcome", "audit_lipschitz", "settle"]
 
@@ -44,15 +44,17 @@ def settle(report: Report, claim: float) -> Outcome:
 
 
 def audit_lipschitz(
-    net: TwoLayerNetwork,
+    net: Network,
     claim: float,
     time_limit: float = 60.0,
     seed: int = 0,
     progress: Progress | None = None,
     norm: Norm = "2",
+    finished: Finished | None = None,
 ) -> ClaimAudit:
     """Settle the claim Lip(f) ≤ ``claim`` (in ``norm``, over all of R^d) within
-    ``time_limit`` seconds if the methods can.
+    ``time_limit`` seconds if the methods can; ``progress`` and ``finished`` are called as
+    each method starts and ends.
 
     Raises ValueError for a claim that is negative or not finite, and for a network that has no
     global Lipschitz constant.
@@ -66,7 +68,7 @@ def audit_lipschitz(
     schedule = plan(problem, interleave(by_cost("upper"), by_cost("lower")))
     attempts: list[Attempt] = []
     report = Report(model=problem.describe(), methods=())
-    for attempt in run_in_order(problem, schedule.runnable, time_limit, seed, progress):
+    for attempt in run_in_order(problem, schedule.runnable, time_limit, seed, progress, finished):
         attempts.append(attempt)
         report = Report(model=problem.describe(), methods=tuple(a.result for a in attempts))
         outcome = settle(report, claim)

@@ -29,11 +29,14 @@ def decimal_ball(value: float) -> arb:
 
 
 def output_balls(net: TwoLayerNetwork, x: np.ndarray) -> list[arb]:
-    """Balls holding f_j(x*) for every input x* that rounds to x, for each output j."""
-    z = net.preactivation(x)
-    size = np.abs(net.W) @ np.abs(x) + np.abs(net.b)
-    underflow = (np.abs(net.W).sum(axis=1) + net.d + 2) * TINY
-    error = gamma(net.d + 2) * size + underflow
+    """Balls holding f_j(x*) for every input x* that rounds to x, for each output j.
+
+    An overflow makes the error bound infinite (|z| ≤ size), so its balls prove nothing."""
+    with np.errstate(all="ignore"):
+        z = net.preactivation(x)
+        size = np.abs(net.W) @ np.abs(x) + np.abs(net.b)
+        underflow = (np.abs(net.W).sum(axis=1) + net.d + 2) * TINY
+        error = gamma(net.d + 2) * size + underflow
     hidden = [
         net.activation.value_ball(arb(mid, up(rad))) for mid, rad in zip(z, error, strict=True)
     ]

@@ -34,7 +34,7 @@ from .attack import attack
 from .lipschitz import Outcome
 from .margins import SQRT2, certainly_within, decimal_ball, margins, output_balls
 from .radius_claims import RadiusClaims
-from .schedule import Progress, by_cost, plan, run_in_order
+from .schedule import Finished, Progress, by_cost, plan, run_in_order
 
 __all__ = ["PointVerdict", "RadiiAudit", "audit_radii", "write_per_point"]
 
@@ -103,6 +103,7 @@ def _upper_bounds(
     seconds: float,
     seed: int,
     progress: Progress | None,
+    finished: Finished | None,
 ) -> Report:
     """Run the upper-bound methods cheapest first until every claim whose margins are provably
     positive is certified, or the time is spent."""
@@ -110,7 +111,7 @@ def _upper_bounds(
     problem = Problem(net)
     report = Report(problem.describe(), ())
     runnable = plan(problem, by_cost("upper")).runnable
-    for attempt in run_in_order(problem, runnable, seconds, seed, progress):
+    for attempt in run_in_order(problem, runnable, seconds, seed, progress, finished):
         results.append(attempt.result)
         report = Report(problem.describe(), tuple(results))
         slope = _slope(net, report)
@@ -153,11 +154,19 @@ def audit_radii(
     time_limit: float = 60.0,
     seed: int = 0,
     progress: Progress | None = None,
+    finished: Finished | None = None,
 ) -> RadiiAudit:
-    """Verify, refute or leave open each claimed radius within ``time_limit`` seconds.
+    """Verify, refute or leave open each claimed radius within ``time_limit`` seconds;
+    ``progress`` and ``finished`` are called as each method starts and ends.
 
-    Raises ValueError for a network that has no global Lipschitz constant.
+    Raises ValueError for a network that is not a two-layer net or has no global Lipschitz
+    constant.
     """
+    if not isinstance(net, TwoLayerNetwork):
+        raise ValueError(
+            "radius claims are audited for two-layer networks only "
+            f"(this one has {net.depth} linear layers)"
+        )
     reason = not_globally_lipschitz(Problem(net))
     if reason is not None:
         raise ValueError(reason)
@@ -167,7 +176,7 @@ def audit_radii(
         for x, y in zip(claims.points, claims.labels, strict=True)
     ]
     report = _upper_bounds(
-        net, point_margins, claims.radii, time_limit * UPPER_SHARE, seed, progress
+        net, point_margins, claims.radii, time_limit * UPPER_SHARE, seed, progress, finished
     )
     slope = _slope(net, report)
     verified = np.array(

@@ -40,11 +40,12 @@ def _columns(header: list[str], d: int) -> list[str]:
     if len(inputs) != d and sorted(inputs) == sorted(f"x{i}" for i in range(len(inputs))):
         raise ValueError(f"{len(inputs)} input columns, but the model has d = {d} inputs")
     expected = [*(f"x{i}" for i in range(d)), "label", "radius"]
+    inputs_text = "x0" if d == 1 else f"x0..x{d - 1}"
     problems = [f"missing {name}" for name in expected if name not in names]
     problems += [f"unexpected {name!r}" for name in names if name not in expected]
     problems += ["a repeated column"] if len(set(names)) != len(names) else []
     if problems:
-        raise ValueError(f"columns must be x0..x{d - 1}, label, radius: {', '.join(problems)}")
+        raise ValueError(f"columns must be {inputs_text}, label, radius: {', '.join(problems)}")
     return names
 
 
@@ -100,6 +101,8 @@ def read_radius_claims(path: str | os.PathLike, net: TwoLayerNetwork) -> RadiusC
         return _parse(rows, net)
     except OSError as error:
         raise RadiusClaimError(f"{os.fspath(path)}: {error.strerror or error}") from None
+    except UnicodeDecodeError:
+        raise RadiusClaimError(f"{os.fspath(path)}: not a text (UTF-8) CSV file") from None
     except (ValueError, csv.Error) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise RadiusClaimError(f"{os.fspath(path)}: {message}") from None

@@ -18,7 +18,16 @@ from ..methods import Kind, get_method, method_names
 from ..problem import Problem
 from ..report import MethodResult
 
-__all__ = ["COST_ORDER", "Attempt", "Plan", "by_cost", "interleave", "plan", "run_in_order"]
+__all__ = [
+    "COST_ORDER",
+    "Attempt",
+    "Finished",
+    "Plan",
+    "by_cost",
+    "interleave",
+    "plan",
+    "run_in_order",
+]
 
 COST_ORDER: dict[Kind, tuple[str, ...]] = {
     "upper": ("spectral", "lipsdp-layer", "lipsdp-neuron", "exact"),
@@ -26,6 +35,7 @@ COST_ORDER: dict[Kind, tuple[str, ...]] = {
 }
 
 Progress = Callable[[str], None]
+Finished = Callable[[MethodResult], None]
 
 
 def by_cost(kind: Kind) -> list[str]:
@@ -79,8 +89,10 @@ def run_in_order(
     seconds: float,
     seed: int,
     progress: Progress | None = None,
+    finished: Finished | None = None,
 ) -> Iterator[Attempt]:
-    """Run ``names`` in turn, each allowed an equal share of what is left of ``seconds``.
+    """Run ``names`` in turn, each allowed an equal share of what is left of ``seconds``;
+    ``progress`` is called with each name as it starts, ``finished`` with each result.
 
     Stops when the time is spent; the caller stops earlier by no longer iterating.
     """
@@ -92,4 +104,7 @@ def run_in_order(
         if progress is not None:
             progress(name)
         allowance = remaining / (len(names) - position)
-        yield Attempt(run_method(name, problem, allowance, seed), allowance)
+        result = run_method(name, problem, allowance, seed)
+        if finished is not None:
+            finished(result)
+        yield Attempt(result, allowance)

@@ -7,16 +7,21 @@ matplotlib) compare.png.  Exit code 0, or 2 on bad input (one line on stderr).
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm import tqdm
-
-from ..api import resolve_network
-from ..cli import EXIT_BAD_INPUT, add_loading_options
+from ..api import DEFAULT_TIME_LIMIT, resolve_network
 from ..methods import method_names
+from ..options import (
+    CommandParser,
+    add_loading_options,
+    add_time_limit,
+    first_line,
+    report_bad_input,
+    run_command,
+)
 from ..problem import NORMS
+from ..progress import MethodStatus
 from ..report import MethodResult
 from .plot import plot
 from .run import Comparison, compare, selected_methods
@@ -24,25 +29,20 @@ from .tables import html_page, markdown, to_csv
 
 __all__ = ["main"]
 
+PROG = "certify compare"
 PLOT_NAME = "compare.png"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="certify compare",
+    parser = CommandParser(
+        prog=PROG,
         description="Run every applicable bound method on each model and compare them.",
     )
     parser.add_argument("models", nargs="+", metavar="MODEL", help="weights files")
     parser.add_argument(
         "--out", default=".", metavar="DIR", help="folder for compare.{csv,md,html,png} (default .)"
     )
-    parser.add_argument(
-        "--time-limit",
-        type=float,
-        default=60.0,
-        metavar="SECONDS",
-        help="time allowance per method and model (default 60)",
-    )
+    add_time_limit(parser, DEFAULT_TIME_LIMIT, "time allowance per method and model in seconds")
     parser.add_argument(
         "--method",
         action="append",
@@ -70,38 +70,41 @@ def _write(folder: Path, comparisons: Sequence[Comparison]) -> list[str]:
     written = [*texts, PLOT_NAME] if has_plot else list(texts)
     notes = [f"wrote {', '.join(str(folder / name) for name in written)}"]
     if not has_plot:
-        notes.append("note: matplotlib is not installed, so no plot (pip install 'lipcert[plot]')")
+        notes.append("note: matplotlib is not installed, so no plot (pip install 'certify[plot]')")
     return notes
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``certify compare``; returns the exit code."""
-    args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+def _compare(args: argparse.Namespace) -> int:
     try:
         names = selected_methods(args.method)
+    except ValueError as error:
+        return report_bad_input(PROG, f"--method: {first_line(error)}")
+    try:
         models = [
             (source, resolve_network(source, args.activation, args.trust_pickle))
             for source in dict.fromkeys(args.models)
         ]
     except (ValueError, OSError) as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"certify compare: error: {message}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    bar = tqdm(total=len(models) * len(names), file=sys.stderr, disable=None, unit="method")
+        return report_bad_input(PROG, first_line(error))
+    status = MethodStatus(PROG, total=len(models) * len(names))
 
     def progress(source: str, name: str, result: MethodResult | None) -> None:
         if result is None:
-            bar.set_description_str(f"{Path(source).name}: {name}")
+            status(f"{Path(source).name}: {name}")
         else:
-            bar.update(1)
+            status.finished(result, Path(source).name)
 
     comparisons = compare(models, names, args.time_limit, args.seed, progress, args.norm)
-    bar.close()
+    status.close()
     print(markdown(comparisons))
     try:
         notes = _write(Path(args.out), comparisons)
     except OSError as error:
-        print(f"certify compare: error: {args.out}: {error.strerror or error}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_bad_input(PROG, f"{args.out}: {error.strerror or error}")
     print("\n".join(notes))
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``certify compare``; returns the exit code."""
+    return run_command(_parser(), argv, _compare)

@@ -2,7 +2,7 @@
 
 Each model gets a `Report` built from `certify.api.run_method`, one method at a time, so a
 progress callback can follow every (model, method) pair.  Methods that do not apply stay in
-the report with the reason, so every table lists every method.
+the report with the reason (the CSV lists them; the tables group them under each model).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from models import TwoLayerNetwork
+from models import Network
 
-from ..api import run_method
-from ..methods import get_method, method_names
+from ..api import DEFAULT_TIME_LIMIT, check_settings, run_method
+from ..methods import resolve_names
 from ..problem import Norm, Problem
 from ..report import MethodResult, Report
 
@@ -44,23 +44,22 @@ def selected_methods(names: Sequence[str] | None = None) -> list[str]:
 
     Raises `certify.methods.UnknownMethodError` for a name no method has.
     """
-    if names is None:
-        return method_names()
-    for name in names:
-        get_method(name)
-    return list(dict.fromkeys(names))
+    return resolve_names(names)
 
 
 def compare(
-    models: Sequence[tuple[str, TwoLayerNetwork]],
+    models: Sequence[tuple[str, Network]],
     methods: Sequence[str],
-    time_limit: float = 60.0,
+    time_limit: float = DEFAULT_TIME_LIMIT,
     seed: int = 0,
     progress: Progress | None = None,
     norm: Norm = "2",
 ) -> list[Comparison]:
     """Run ``methods`` (each allowed ``time_limit`` seconds) on every (source, network) pair,
-    for the Lipschitz constant in ``norm`` over all of R^d."""
+    for the Lipschitz constant in ``norm`` over all of R^d.
+
+    Raises `certify.api.SettingsError` for a time limit or seed no method can work with."""
+    check_settings(time_limit, seed)
     comparisons = []
     for source, net in models:
         problem = Problem(net, norm)
@@ -71,5 +70,6 @@ def compare(
             results.append(run_method(name, problem, time_limit, seed))
             if progress is not None:
                 progress(source, name, results[-1])
-        comparisons.append(Comparison(source, Report(problem.describe(), tuple(results))))
+        report = Report(problem.describe(), tuple(results), source=source)
+        comparisons.append(Comparison(source, report))
     return comparisons

@@ -2,6 +2,8 @@
 
 One row per (model, method): kind, value (verified when ``verified`` is true, else the bare
 claim), its ratio to the best verified lower end of that model, seconds and the method's note.
+The CSV keeps every method; the Markdown and HTML tables list the methods that apply, with the
+others grouped by reason under each table (as ``certify`` prints them).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import io
 import math
 from collections.abc import Sequence
 
-from ..report import MethodResult
+from ..report import MethodResult, not_applicable_reasons, shown_results
 from .run import Comparison, ratio
 
 __all__ = ["COLUMNS", "html_page", "markdown", "rows", "to_csv"]
@@ -52,6 +54,19 @@ def rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     return [_cells(c, result) for c in comparisons for result in c.report.methods]
 
 
+def _shown_rows(comparison: Comparison) -> list[list[str]]:
+    """The table rows of one model (model column left out): the methods that apply."""
+    return [_cells(comparison, result)[1:] for result in shown_results(comparison.report)]
+
+
+def _not_applicable(comparison: Comparison) -> list[str]:
+    """``names: reason`` for each reason some methods do not apply (none when none applies)."""
+    if len(shown_results(comparison.report)) == len(comparison.report.methods):
+        return []
+    reasons = not_applicable_reasons(comparison.report.methods)
+    return [f"{', '.join(names)}: {reason}" for reason, names in reasons.items()]
+
+
 def to_csv(comparisons: Sequence[Comparison]) -> str:
     """The rows as CSV text with a header (values at full printed precision)."""
     buffer = io.StringIO()
@@ -89,9 +104,12 @@ def markdown(comparisons: Sequence[Comparison]) -> str:
             "|" + "|".join("--:" if name in _NUMERIC else "---" for name in COLUMNS[1:]) + "|",
         ]
         lines += [
-            "| " + " | ".join(cell.replace("|", "\\|") for cell in cells[1:]) + " |"
-            for cells in rows([comparison])
+            "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+            for cells in _shown_rows(comparison)
         ]
+        skipped = _not_applicable(comparison)
+        if skipped:
+            lines += ["", "Not applicable here:", "", *(f"- {line}" for line in skipped)]
         lines += ["", _interval(comparison)]
         sections.append("\n".join(lines))
     return "\n\n".join(sections) + "\n"
@@ -109,14 +127,16 @@ def html_page(comparisons: Sequence[Comparison], image: str | None = None) -> st
         header = "".join(f"<th>{name}</th>" for name in COLUMNS[1:])
         table_rows = "\n".join(
             "<tr>"
-            + "".join(_td(name, cell) for name, cell in zip(COLUMNS[1:], cells[1:], strict=True))
+            + "".join(_td(name, cell) for name, cell in zip(COLUMNS[1:], cells, strict=True))
             + "</tr>"
-            for cells in rows([comparison])
+            for cells in _shown_rows(comparison)
         )
+        skipped = "".join(f"<li>{html.escape(line)}</li>" for line in _not_applicable(comparison))
         body.append(
             f"<h2>{html.escape(_heading(comparison))}</h2>\n"
             f"<table>\n<tr>{header}</tr>\n{table_rows}\n</table>\n"
-            f"<p>{html.escape(_interval(comparison))}</p>"
+            + (f"<p>Not applicable here:</p><ul>{skipped}</ul>\n" if skipped else "")
+            + f"<p>{html.escape(_interval(comparison))}</p>"
         )
     if image is not None:
         body.append(f'<img src="{html.escape(image)}" alt="bound ratios and times">')

@@ -10,11 +10,16 @@ The law as a certified statement: every interpolating network has Lip_S ≥ c·�
 c ≤ c_lower = min Lip_lower/√(n/k) (proven), and some network violates it for every
 c > c_ceiling = min Lip_upper/√(n/k) (proven); the intervals leave (c_lower, c_ceiling] open.
 Theorem 5 (bias-free nets): holds on a net when the proven lower end of L·‖A‖₂·‖W‖₂ is ≥ √(n/k).
+
+The paper's own fit (Bubeck, Li, Nagaraj, COLT 2021, Figure 2) is a straight line in √(n/k):
+y = α·√(n/k) + β by least squares, with Pearson's correlation r; it is given for the lower ends,
+the upper ends and the proxy, over all nets and for each d.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -24,7 +29,8 @@ import numpy as np
 if TYPE_CHECKING:
     from .envelope import Envelope
 
-__all__ = ["Analysis", "Fit", "analyse", "fit_power_law", "is_trained", "spread"]
+__all__ = ["Analysis", "Fit", "LineFit", "analyse", "fit_line", "fit_power_law", "is_trained",
+           "paper_fits", "spread"]
 
 Row = dict[str, object]
 #: Buckets of k/n, from the regime where the law is tight (k ≈ n) to few neurons.
@@ -84,6 +90,39 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> Fi
                ci(np.exp(intercepts)))
 
 
+@dataclass(frozen=True)
+class LineFit:
+    """y = slope·x + intercept by least squares and Pearson's r (None where the data cannot
+    determine them: fewer than 2 points or a single x; r also needs y to vary)."""
+
+    nets: int
+    slope: float | None = None
+    intercept: float | None = None
+    r: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"nets": self.nets, "slope": self.slope, "intercept": self.intercept, "r": self.r}
+
+
+def fit_line(x: np.ndarray, y: np.ndarray) -> LineFit:
+    """The least-squares line through the finite pairs (x, y), with r = cov(x, y)/(σ_x σ_y)."""
+    usable = np.isfinite(x) & np.isfinite(y)
+    x, y = x[usable], y[usable]
+    if x.size < 2 or np.ptp(x) == 0:
+        return LineFit(int(x.size))
+    slope, intercept = _least_squares(x, y)
+    xc, yc = x - x.mean(), y - y.mean()
+    spread_y = float(np.sum(yc * yc))
+    r = float(np.sum(xc * yc) / np.sqrt(np.sum(xc * xc) * spread_y)) if spread_y > 0 else None
+    return LineFit(int(x.size), float(slope), float(intercept), r)
+
+
+def paper_fits(rows: Sequence[Row]) -> dict[str, LineFit]:
+    """The paper's fit y = α·√(n/k) + β of each end (lower, upper, proxy) over ``rows``."""
+    root = _column(rows, "sqrt_n_over_k")
+    return {end: fit_line(root, _column(rows, _COLUMNS[end])) for end in ENDS}
+
+
 def is_trained(row: Row) -> bool:
     """A net trained by plain Adam (rows written before ``train`` existed count as Adam)."""
     return row.get("train") in (None, "adam")
@@ -110,6 +149,10 @@ class Analysis:
     wide: list[Row] = field(repr=False)
     gap: float
     envelope: Envelope = field(repr=False)
+    paper_fit: dict[str, LineFit] = field(default_factory=dict)
+    paper_fit_by_d: dict[int, dict[str, LineFit]] = field(default_factory=dict)
+    #: How many upper ends hold on all of R^d ("global") and how many on the unit ball.
+    upper_domains: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``certify law report --json``."""
@@ -123,6 +166,12 @@ class Analysis:
             fit = self.fits[end].to_dict()
             out[f"exponent_{end}"] = fit["exponent"]
             out[f"constant_{end}"] = fit["constant"]
+        out["paper_fit"] = {end: fit.to_dict() for end, fit in self.paper_fit.items()}
+        out["paper_fit_by_d"] = {
+            str(d): {end: fit.to_dict() for end, fit in fits.items()}
+            for d, fits in self.paper_fit_by_d.items()
+        }
+        out["upper_domains"] = self.upper_domains
         out |= {
             "c_lower": self.c_lower,
             "c_ceiling": self.c_ceiling,
@@ -253,6 +302,7 @@ def analyse(
     c_lower = _smallest(_down(lower / high))
     c_half = _geometric_mean(lower / root)
     wide = sorted((r for r in good if not spread(r) <= gap), key=spread, reverse=True)
+    by_d = {d: [r for r in good if r["d"] == d] for d in sorted({r["d"] for r in good})}
     return Analysis(
         runs=len(rows),
         errors=sum(r.get("error") is not None for r in rows),
@@ -267,4 +317,16 @@ def analyse(
         wide=wide,
         gap=gap,
         envelope=envelope(found, resamples, seed),
+        paper_fit=paper_fits(good),
+        paper_fit_by_d={d: paper_fits(inside) for d, inside in by_d.items()},
+        upper_domains=_upper_domains(good),
     )
+
+
+def _upper_domains(rows: Sequence[Row]) -> dict[str, int]:
+    """Counts of ``upper_domain`` among rows with an upper end (rows from before that column
+    hold global bounds)."""
+    from .sphere import GLOBAL
+
+    domains = [r.get("upper_domain") or GLOBAL for r in rows if r.get("lip_upper") is not None]
+    return dict(sorted(Counter(domains).items()))

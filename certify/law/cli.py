@@ -21,12 +21,24 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from ..cli import EXIT_BAD_INPUT
 from ..methods import UnknownMethodError, get_method
+from ..options import (
+    CommandParser,
+    at_least_one,
+    first_line,
+    non_negative_integer,
+    positive_integer,
+    positive_number,
+    positive_seconds,
+    report_bad_input,
+    run_command,
+    seed,
+)
 from .executor import sweep
-from .grid import DISTRIBUTIONS, K_RULES, PRESETS, TRAINS, Grid, GridError, load_grid
+from .grid import DISTRIBUTIONS, K_RULES, PRESETS, TRAINS, Grid, GridError, Task, load_grid
 from .run import DEFAULT_UPPER_METHODS, Settings
-from .store import Store
+from .stages import StageBoard
+from .store import Store, read_rows
 
 __all__ = ["main"]
 
@@ -35,11 +47,19 @@ EXIT_INTERRUPTED = 130
 
 
 def _neurons(text: str) -> int | str:
-    return text if text in K_RULES else int(text)
+    if text in K_RULES:
+        return text
+    try:
+        return positive_integer(text)
+    except argparse.ArgumentTypeError:
+        rules = ", ".join(K_RULES)
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number >= 1 or a rule ({rules}), got {text}"
+        ) from None
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CommandParser(
         prog="certify law",
         description=(
             "The law of robustness (Bubeck, Li, Nagaraj 2021): train interpolating two-layer "
@@ -51,18 +71,20 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a sweep (finished tasks are skipped)")
     run.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
     run.add_argument("--preset", choices=sorted(PRESETS), help="a grid of the paper's figures")
-    run.add_argument("--scale", type=float, default=1.0, help="multiply n, d and k (default 1)")
+    run.add_argument(
+        "--scale", type=positive_number, default=1.0, help="multiply n, d and k (default 1)"
+    )
     run.add_argument("--grid", metavar="FILE.toml", help="a grid file (fields of the Grid)")
-    run.add_argument("--n", type=int, nargs="+", help="numbers of data points")
-    run.add_argument("--d", type=int, nargs="+", help="input dimensions")
+    run.add_argument("--n", type=positive_integer, nargs="+", help="numbers of data points")
+    run.add_argument("--d", type=positive_integer, nargs="+", help="input dimensions")
     run.add_argument(
         "--k", type=_neurons, nargs="+",
         help=f"numbers of neurons, or rules of n and d: {', '.join(K_RULES)}",
     )
-    run.add_argument("--seeds", type=int, nargs="+", help="data and training seeds")
+    run.add_argument("--seeds", type=seed, nargs="+", help="data and training seeds")
     run.add_argument("--activation", help="activation (default relu)")
     run.add_argument("--distribution", choices=DISTRIBUTIONS, help="data (default sphere)")
-    run.add_argument("--epsilon", type=float, help="largest mean square loss of a fit")
+    run.add_argument("--epsilon", type=positive_number, help="largest mean square loss of a fit")
     run.add_argument("--batch-norm", action="store_true", default=None, help="train with BN")
     run.add_argument("--bias-free", action="store_true", default=None, help="b = 0 and c = 0")
     run.add_argument(
@@ -70,18 +92,33 @@ def _parser() -> argparse.ArgumentParser:
         help="how each net is found: Adam (default), smooth training (smooth = LipSDP penalty) "
         "or a construction",
     )
-    run.add_argument("--learning-rate", type=float, help="Adam's learning rate (default 0.01)")
-    run.add_argument("--max-epochs", type=int, help="full-batch epochs at most (default 5000)")
+    run.add_argument(
+        "--learning-rate", type=positive_number, help="Adam's learning rate (default 0.01)"
+    )
+    run.add_argument(
+        "--max-epochs", type=positive_integer, help="epochs at most until a fit (default 5000)"
+    )
+    run.add_argument(
+        "--init-scale", type=positive_number,
+        help="multiply the He-style initial weights (default 1)",
+    )
+    run.add_argument(
+        "--batch-size", type=non_negative_integer, help="Adam's mini-batch size (default 0: all)"
+    )
+    run.add_argument(
+        "--extra-epochs", type=non_negative_integer,
+        help="epochs trained past the first fit (default 0)",
+    )
     run.add_argument(
         "--upper-method", action="append", metavar="NAME",
         help=f"upper-bound method (repeatable; default {', '.join(DEFAULT_UPPER_METHODS)})",
     )
     run.add_argument(
-        "--time-limit", type=float, default=Settings.time_limit, metavar="SECONDS",
+        "--time-limit", type=positive_seconds, default=Settings.time_limit, metavar="SECONDS",
         help=f"allowance per method and for the sphere search (default {Settings.time_limit})",
     )
     run.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1,
+        "--workers", type=positive_integer, default=os.cpu_count() or 1,
         help="local worker processes (default: one per core; 1 runs in this process)",
     )
     run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://h:8786")
@@ -93,11 +130,14 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
     report.add_argument("--out", metavar="DIR", help="write report.md and figures there")
     report.add_argument("--json", action="store_true", help="print the summary as JSON")
-    report.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples")
     report.add_argument(
-        "--gap", type=float, default=2.0, help="upper/lower ratio flagged too wide (default 2)"
+        "--resamples", type=positive_integer, default=2000, help="bootstrap resamples"
     )
-    report.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    report.add_argument(
+        "--gap", type=at_least_one, default=2.0,
+        help="upper/lower ratio flagged too wide (default 2)",
+    )
+    report.add_argument("--seed", type=seed, default=0, help="bootstrap seed")
     export = commands.add_parser(
         "export", help="write every interpolating net as .npz with its data and bounds"
     )
@@ -107,7 +147,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _OVERRIDES = ("n", "d", "k", "seeds", "activation", "distribution", "epsilon", "batch_norm",
-              "bias_free", "learning_rate", "max_epochs", "train")
+              "bias_free", "learning_rate", "max_epochs", "train", "init_scale", "batch_size",
+              "extra_epochs")
 
 
 def _grid(args: argparse.Namespace) -> Grid:
@@ -135,10 +176,12 @@ class UsageError(ValueError):
 def _settings(args: argparse.Namespace) -> Settings:
     methods = tuple(args.upper_method or DEFAULT_UPPER_METHODS)
     for name in methods:
-        if get_method(name).kind != "upper":
-            raise UsageError(f"{name!r} is not an upper-bound method")
-    if not args.time_limit > 0 or args.workers < 1:
-        raise UsageError("--time-limit must be positive and --workers at least 1")
+        try:
+            kind = get_method(name).kind
+        except UnknownMethodError as error:
+            raise UsageError(f"--upper-method: {error}") from None
+        if kind != "upper":
+            raise UsageError(f"--upper-method: {name!r} is not an upper-bound method")
     try:
         device = torch.device(args.device)
     except RuntimeError as error:
@@ -156,16 +199,26 @@ def _run(args: argparse.Namespace) -> int:
             store.forget_errors()
         pending = store.pending(tasks)
         bar = tqdm(total=len(pending), unit="net", file=sys.stderr, dynamic_ncols=True)
-        fitted = 0
+        fitted, board = 0, StageBoard()
+
+        def show(refresh: bool) -> None:
+            running = board.line()
+            text = f"interpolating {fitted}" + (f"; {running}" if running else "")
+            bar.set_postfix_str(text, refresh=refresh)
 
         def progress(row: dict[str, object]) -> None:
             nonlocal fitted
             fitted += row.get("interpolated") == 1
-            bar.set_postfix_str(f"interpolating {fitted}", refresh=False)
+            board.finish(row)
+            show(refresh=False)
             bar.update()
 
+        def stage(task: Task, text: str) -> None:
+            show(refresh=board.report(task, text))
+
         try:
-            written = sweep(pending, store, settings, args.workers, args.scheduler, progress)
+            written = sweep(pending, store, settings, args.workers, args.scheduler, progress,
+                            stage)
         finally:
             bar.close()
     print(
@@ -181,10 +234,7 @@ def _report(args: argparse.Namespace) -> int:
 
     if not Path(args.db).is_file():
         raise UsageError(f"no results database at {args.db}")
-    if args.resamples < 1:
-        raise UsageError("--resamples must be at least 1")
-    with Store(args.db) as store:
-        rows = store.rows()
+    rows = read_rows(args.db)
     analysis = analyse(rows, resamples=args.resamples, gap=args.gap, seed=args.seed)
     if args.out:
         path = write_report(analysis, rows, Path(args.out))
@@ -208,14 +258,16 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``certify law``; returns the exit code."""
-    args = _parser().parse_args(argv)
+def _command(args: argparse.Namespace) -> int:
     try:
         return {"run": _run, "report": _report, "export": _export}[args.command](args)
     except (GridError, UsageError, UnknownMethodError, OSError, sqlite3.Error) as error:
-        print(f"certify law: error: {str(error).splitlines()[0]}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return report_bad_input("certify law", first_line(error), getattr(args, "json", False))
     except KeyboardInterrupt:
         print("certify law: interrupted; every finished row is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``certify law``; returns the exit code."""
+    return run_command(_parser(), argv, _command)

@@ -1,13 +1,14 @@
 """The envelope of the search for smooth interpolators, and both conjectures' verdicts.
 
-Per cell (n, d, k), the envelope is the smallest verified upper end of Lip(f) among all the
-interpolating nets found there (Adam, smooth training, constructions).  Conjecture 1 of Bubeck,
-Li, Nagaraj (COLT 2021) says every interpolator has Lip_S ≥ c·√(n/k); it is contradicted, with a
-re-checkable certificate, wherever the envelope lies below the curve c·√(n/k) traced by the
-trained nets' lower ends (c fitted at exponent ½).  Conjecture 2 says some interpolator has
-Lip ≤ C·√(n/k) for n/d ≤ k ≤ n (up to constants); the envelope meets it with C = the largest
-ratio envelope/√(n/k) over those cells.  The envelope's exponent of n/k comes from the
-least-squares fit over cells with a percentile bootstrap (`fit_power_law`).
+Per cell (n, d, k), the envelope is the smallest verified upper end of Lip_S(f) (each row's
+``lip_upper``: a global bound, or a bound on the closed unit ball ⊇ S^{d−1} for data on the
+sphere) among all the interpolating nets found there (Adam, smooth training, constructions).
+Conjecture 1 of Bubeck, Li, Nagaraj (COLT 2021) says every interpolator has Lip_S ≥ c·√(n/k);
+it is contradicted, with a re-checkable certificate, wherever the envelope lies below the curve
+c·√(n/k) traced by the trained nets' lower ends (c fitted at exponent ½).  Conjecture 2 says
+some interpolator has Lip ≤ C·√(n/k) for n/d ≤ k ≤ n (up to constants); the envelope meets it
+with C = the largest ratio envelope/√(n/k) over those cells.  The envelope's exponent of n/k
+comes from the least-squares fit over cells with a percentile bootstrap (`fit_power_law`).
 """
 
 from __future__ import annotations

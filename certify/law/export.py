@@ -18,7 +18,7 @@ from models.data import generic_data
 
 from .fitcheck import check_fit
 from .netblob import from_bytes
-from .store import Store
+from .store import read_rows
 
 __all__ = ["ExportSummary", "export_networks"]
 
@@ -46,9 +46,8 @@ def export_networks(db: str | Path, out: str | Path) -> ExportSummary:
     """Write every interpolating net with a stored network from ``db`` into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    with Store(db) as store:
-        rows = [r for r in store.rows(networks=True)
-                if r["interpolated"] == 1 and r["error"] is None and r["network"] is not None]
+    rows = [r for r in read_rows(db, networks=True)
+            if r["interpolated"] == 1 and r["error"] is None and r["network"] is not None]
     written, unproven = [], 0
     for row in rows:
         net = from_bytes(row["network"])

@@ -2,8 +2,10 @@
 
 Each interpolating network is a vertical bar from its verified lower bound on Lip_S(f) to its
 verified upper bound, and a dot at the paper's proxy (max gradient norm at 1,000 random points).
-Figure 2 plots against √(n/k) with the fitted power laws; Figure 3 against √d for the series
-k = n and k = ⌈10n/d⌉ at the largest n.  Matplotlib is imported only here, and lazily.
+Figure 2 plots against √(n/k) with the fitted power laws (log axes), and again the paper's way
+(``figure2-paper``: linear axes, coloured by d, with the lines α·√(n/k) + β); Figure 3 against
+√d for the series k = n and k = ⌈10n/d⌉ at the largest n.  Matplotlib is imported only here,
+and lazily.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ _FORMATS = ("png", "svg")
 _YLABEL = "Lipschitz constant on the sphere"
 
 
+def _ends(rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower ends, upper ends and proxies of ``rows`` (NaN where missing)."""
+    return tuple(np.array([r[name] or np.nan for r in rows], dtype=float)
+                 for name in ("lip_lower", "lip_upper", "proxy"))
+
+
 def _intervals(
     axes: object, x: np.ndarray, rows: Sequence[Row], colour: str, label: str, first: bool
 ) -> None:
     """Bars from lower to upper with caps, and the proxies as open dots (labelled once)."""
-    lower = np.array([r["lip_lower"] or np.nan for r in rows], dtype=float)
-    upper = np.array([r["lip_upper"] or np.nan for r in rows], dtype=float)
-    proxy = np.array([r["proxy"] or np.nan for r in rows], dtype=float)
+    lower, upper, proxy = _ends(rows)
     axes.vlines(x, lower, upper, colors=colour, alpha=0.7, linewidth=1.5)
     axes.scatter(np.concatenate([x, x]), np.concatenate([lower, upper]), marker="_", s=60,
                  color=colour, label=f"certified [lower, upper]{label}")
@@ -73,6 +79,38 @@ def _figure2(plt: object, analysis: Analysis, out: Path) -> list[Path]:
     return paths
 
 
+#: Line styles of the paper's fits in ``figure2-paper``.
+_STYLES = {"proxy": "-", "lower": "--", "upper": ":"}
+
+
+def _figure2_paper(plt: object, analysis: Analysis, out: Path) -> list[Path]:
+    """Figure 2 as the paper draws it: linear axes in √(n/k), one colour per d (proxies as dots,
+    certified intervals as bars), and the least-squares lines α·√(n/k) + β."""
+    rows = analysis.interpolating
+    dims = sorted({r["d"] for r in rows})
+    colours = plt.get_cmap("viridis")(np.linspace(0.0, 0.8, len(dims)))
+    figure, axes = plt.subplots(figsize=(7, 5))
+    for d, colour in zip(dims, colours, strict=True):
+        inside = [r for r in rows if r["d"] == d]
+        x = np.array([r["sqrt_n_over_k"] for r in inside], dtype=float)
+        lower, upper, proxy = _ends(inside)
+        axes.vlines(x, lower, upper, colors=[colour], alpha=0.6, linewidth=1.5)
+        axes.scatter(x, proxy, s=14, color=[colour], zorder=3, label=f"d = {d}")
+    grid = np.linspace(0.0, max(r["sqrt_n_over_k"] for r in rows), 50)
+    for end, style in _STYLES.items():
+        fit = analysis.paper_fit.get(end)
+        if fit is not None and fit.slope is not None:
+            r = "—" if fit.r is None else f"{fit.r:.3f}"
+            axes.plot(grid, fit.slope * grid + fit.intercept, color="black", linestyle=style,
+                      label=f"{end}: {fit.slope:.3g}·√(n/k) + {fit.intercept:.3g}, r = {r}")
+    axes.set(xlabel="√(n/k)", ylabel=_YLABEL,
+             title="Figure 2, the paper's axes: proxies (dots), certified intervals (bars)")
+    axes.legend(fontsize=7)
+    paths = _save(figure, out, "figure2-paper")
+    plt.close(figure)
+    return paths
+
+
 def _series(rows: Sequence[Row]) -> dict[str, list[Row]]:
     """The rows of Figure 3 at the largest n: k = n and k = ⌈10n/d⌉."""
     top = max(r["n"] for r in rows)
@@ -103,7 +141,8 @@ def _figure3(plt: object, analysis: Analysis, out: Path) -> list[Path]:
 
 
 def draw_figures(analysis: Analysis, out: Path) -> list[Path]:
-    """Write figure2 (and figure3 when the data has its series) as PNG and SVG into ``out``."""
+    """Write figure2, figure2-paper (and figure3 when the data has its series) as PNG and SVG
+    into ``out``."""
     if not analysis.interpolating:
         return []
     import matplotlib
@@ -112,4 +151,5 @@ def draw_figures(analysis: Analysis, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    return _figure2(plt, analysis, out) + _figure3(plt, analysis, out)
+    return (_figure2(plt, analysis, out) + _figure2_paper(plt, analysis, out)
+            + _figure3(plt, analysis, out))

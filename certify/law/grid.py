@@ -4,8 +4,10 @@ A `Grid` is a product of lists of n, d and k (k may also be a rule of n and d: `
 ``"10n/d"``) times seeds, with the training settings shared by every cell.  Presets follow the
 experiments of Bubeck, Li, Nagaraj (COLT 2021, §4): ``bln-fig2`` (n from 100 to 2,000, d from 50
 to n, k from 10 to n, ε = 0.02) and ``bln-fig3`` (n = 10⁴, d from 10 to 5,000, k = n and
-k = 10n/d, ε = 0.1), two seeds per cell.  ``scale`` multiplies n, d and the numeric k (rules
-are applied after), so a laptop can run the same shape of sweep.  Grid files are TOML with the
+k = 10n/d, ε = 0.1), two seeds per cell; their ``-paper`` variants also train as the paper
+did (`PAPER_PROTOCOL`).  ``scale`` multiplies n, d and the numeric k (rules are applied after),
+so a laptop can run the same shape of sweep; ``bln-fig3`` keeps d ≥ 10 (the paper's smallest
+d, below which k = 10n/d exceeds n).  Grid files are TOML with the
 fields of `Grid`.
 The field ``train`` says how each net is found (`TRAINS`); it is part of a task's key.
 """
@@ -56,6 +58,9 @@ class Task:
     learning_rate: float = 1e-2
     max_epochs: int = 5000
     train: str = "adam"
+    init_scale: float = 1.0
+    batch_size: int = 0
+    extra_epochs: int = 0
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -65,7 +70,11 @@ class Task:
 class Grid:
     """Lists of n, d, k (ints or `K_RULES` names) and seeds, with shared training settings.
 
-    ``at_most_n`` drops cells with d > n or k > n (the ranges of the paper's Figure 2).
+    ``at_most_n`` drops cells with d > n or k > n (the ranges of the paper's Figure 2);
+    ``min_d`` drops cells with d < min_d (after scaling).  The training settings the paper
+    leaves unstated are options: ``learning_rate``, ``init_scale`` (multiplies the He-style
+    initial weights), ``batch_size`` (0 = full batch), ``extra_epochs`` (trained past the first
+    fit) and ``max_epochs``; see `models.train.train_two_layer`.
     """
 
     n: tuple[int, ...]
@@ -80,7 +89,11 @@ class Grid:
     learning_rate: float = 1e-2
     max_epochs: int = 5000
     train: str = "adam"
+    init_scale: float = 1.0
+    batch_size: int = 0
+    extra_epochs: int = 0
     at_most_n: bool = False
+    min_d: int = 1
 
     def __post_init__(self) -> None:
         for name in ("n", "d", "k", "seeds"):
@@ -104,7 +117,7 @@ class Grid:
         for n in self.n:
             for d in self.d:
                 for k in dict.fromkeys(_neurons(v, n, d) for v in self.k):
-                    if self.at_most_n and (d > n or k > n):
+                    if (self.at_most_n and (d > n or k > n)) or d < self.min_d:
                         continue
                     cells += [Task(n=n, d=d, k=k, seed=s, **settings) for s in self.seeds]
         return list(dict.fromkeys(cells))
@@ -115,6 +128,10 @@ _AXES = ("n", "d", "k", "seed")
 
 def _neurons(value: int | str, n: int, d: int) -> int:
     return K_RULES[value](n, d) if isinstance(value, str) else value
+
+
+def _is_count(value: object, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
 def _validate(grid: Grid) -> None:
@@ -141,6 +158,14 @@ def _validate(grid: Grid) -> None:
         raise GridError(str(error)) from None
     if not (grid.epsilon > 0 and grid.learning_rate > 0 and grid.max_epochs >= 1):
         raise GridError("epsilon and learning_rate must be positive, max_epochs at least 1")
+    if not (math.isfinite(grid.init_scale) and grid.init_scale > 0):
+        raise GridError("init_scale must be a positive number")
+    if not all(_is_count(getattr(grid, name), 0) for name in ("batch_size", "extra_epochs")):
+        raise GridError("batch_size and extra_epochs must be integers ≥ 0 (batch_size 0: all)")
+    if not _is_count(grid.min_d, 1):
+        raise GridError("min_d must be a positive integer")
+    if grid.batch_norm and grid.batch_size == 1:
+        raise GridError("batch normalisation needs batch_size 0 (full batch) or at least 2")
     if grid.batch_norm and grid.bias_free:
         raise GridError("batch normalisation adds a bias: choose --batch-norm or --bias-free")
 
@@ -160,8 +185,16 @@ PRESETS: dict[str, Grid] = {
         k=("n", "10n/d"),
         seeds=(0, 1),
         epsilon=0.1,
+        min_d=10,
     ),
 }
+#: What the paper states: batch normalisation between the first linear layer and the ReLU,
+#: Adam on the square loss, training until the labels are fitted with loss ≤ ε.  Where it is
+#: silent: Adam's published default learning rate 10⁻³ (Kingma and Ba, ICLR 2015), with 20,000
+#: epochs at most to make up for the smaller step; full batch; He-style initialisation; no
+#: epochs past the fit.
+PAPER_PROTOCOL = {"batch_norm": True, "learning_rate": 1e-3, "max_epochs": 20_000}
+PRESETS |= {f"{name}-paper": replace(grid, **PAPER_PROTOCOL) for name, grid in PRESETS.items()}
 
 
 def load_grid(path: str | Path) -> Grid:

@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .analysis import ENDS, TIGHT, Analysis, Fit, Row, spread
+from .analysis import ENDS, TIGHT, Analysis, Fit, LineFit, Row, spread
 from .figures import draw_figures
 
 __all__ = ["verdicts", "write_report"]
@@ -35,6 +35,13 @@ def _exponent_verdict(end: str, fit: Fit) -> str:
             f"[95 % CI {low:.3f}, {high:.3f}] over {fit.nets} nets: {meaning}.")
 
 
+def _paper_fit_verdict(analysis: Analysis) -> str:
+    """The paper's form y = α·√(n/k) + β of each end, with r."""
+    fits = [f"{end} {_number(fit.slope)}·√(n/k) + {_number(fit.intercept)} (r = {_number(fit.r)})"
+            for end, fit in analysis.paper_fit.items()]
+    return "- The paper's linear fit: " + "; ".join(fits) + "."
+
+
 def verdicts(analysis: Analysis) -> list[str]:
     """Short, actionable statements, each backed by a section of the report."""
     if not analysis.interpolating:
@@ -53,6 +60,7 @@ def verdicts(analysis: Analysis) -> list[str]:
         "(certifiably more robust than the fitted law)."
     )
     lines += [_exponent_verdict(end, analysis.fits[end]) for end in ENDS]
+    lines.append(_paper_fit_verdict(analysis))
     tight = [b["range"] for b in analysis.buckets if b["tight"]]
     loose = [b["range"] for b in analysis.buckets if b["tight"] is False]
     lines.append(
@@ -92,6 +100,30 @@ def _fit_table(analysis: Analysis) -> list[str]:
     return lines
 
 
+def _line_cells(fits: dict[str, LineFit]) -> str:
+    return " | ".join(f"{_number(fits[end].slope)} | {_number(fits[end].intercept)} | "
+                      f"{_number(fits[end].r)}" for end in ENDS)
+
+
+def _paper_fit_table(analysis: Analysis) -> list[str]:
+    """α, β and r of y = α·√(n/k) + β for each end, over all nets and for each d."""
+    header = " | ".join(f"{end} α | {end} β | {end} r" for end in ENDS)
+    lines = [f"| d | nets | {header} |", "|---|---|" + "---|" * (3 * len(ENDS))]
+    if analysis.paper_fit:
+        nets = analysis.paper_fit["lower"].nets
+        lines.append(f"| all | {nets} | {_line_cells(analysis.paper_fit)} |")
+    for d, fits in analysis.paper_fit_by_d.items():
+        lines.append(f"| {d} | {fits['lower'].nets} | {_line_cells(fits)} |")
+    return lines
+
+
+def _upper_domain_line(analysis: Analysis) -> str:
+    counts = analysis.upper_domains
+    listed = ", ".join(f"{domain}: {count}" for domain, count in counts.items()) or "none"
+    return ("Where the upper ends hold (the smaller verified bound of all of R^d and, for data "
+            f"on the sphere, the closed unit ball ⊇ S^(d−1)): {listed}.")
+
+
 def _bucket_table(analysis: Analysis) -> list[str]:
     lines = ["| k/n | nets | median lower/√(n/k) | median upper/√(n/k) | median proxy/√(n/k) "
              "| tight |", "|---|---|---|---|---|---|"]
@@ -105,13 +137,13 @@ def _bucket_table(analysis: Analysis) -> list[str]:
 
 
 def _net_table(rows: Sequence[Row]) -> list[str]:
-    lines = ["| n | d | k | seed | lower | upper | upper/lower | proxy | upper method |",
+    lines = ["| n | d | k | seed | lower | upper | upper/lower | proxy | upper method (domain) |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows[:_LISTED]:
         lines.append(
             f"| {r['n']} | {r['d']} | {r['k']} | {r['seed']} | {_number(r['lip_lower'])} | "
             f"{_number(r['lip_upper'])} | {_number(spread(r))} | {_number(r['proxy'])} | "
-            f"{r['upper_method']} |"
+            f"{r['upper_method']} ({r.get('upper_domain') or 'global'}) |"
         )
     if len(rows) > _LISTED:
         lines.append(f"\n({len(rows) - _LISTED} more not listed.)")
@@ -150,11 +182,15 @@ def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
         f"{analysis.errors} crashed.  For each interpolating net, `lower` is a verified lower "
         "bound on Lip_S(f), the Lipschitz constant of f on the sphere S^{d−1} (a tangential "
         "derivative at a point exactly on the sphere, checked in ball arithmetic); `upper` a "
-        "verified upper bound on the global Lip(f) ≥ Lip_S(f); `proxy` the paper's unverified "
-        "estimate (max gradient norm at 1,000 random points N(0, I/d)).",
+        "verified upper bound on Lip_S(f): the smaller of the bounds on the global Lip(f) and, "
+        "for data on the sphere, on the closed unit ball, which contains the sphere; `proxy` "
+        "the paper's unverified estimate (max gradient norm at 1,000 random points N(0, I/d)).",
+        "", _upper_domain_line(analysis),
         "", "## Verdicts", "", *verdicts(analysis),
         "", "## Power-law fits: Lip ≈ c·(n/k)^γ (the law predicts γ = 1/2)", "",
         *_fit_table(analysis),
+        "", "## The paper's fit: Lip ≈ α·√(n/k) + β, with Pearson's r", "",
+        *_paper_fit_table(analysis),
         "", "## Where the law is tight", "", *_bucket_table(analysis),
         "", f"## Intervals too wide to decide (upper/lower > {analysis.gap:g})", "",
         *(_net_table(analysis.wide) if analysis.wide else ["None."]),

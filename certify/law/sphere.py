@@ -13,6 +13,13 @@ within ~1e-16 of it); the direction is the exact tangent u = v − (v·x̂)x̂. 
 x̂, u, W x̂ + b and J(x̂)u in arb balls, proves every pre-activation off the kinks of σ, and
 returns the lower end of ‖J(x̂)u‖/‖u‖.  Since pairs on the sphere are pairs in R^d, the bound
 also holds for the global constant.  The search that proposes p and v is plain float64.
+
+Upper ends: S^{d−1} lies in the closed unit ball B = {x : ‖x‖₂ ≤ 1}, so every pair on the
+sphere is a pair in B and Lip_S(f) ≤ Lip_B(f) ≤ Lip(f).  `unit_ball_upper` certifies Lip_B with
+the domain-aware upper methods (`BALL_METHODS`; the interval propagation behind them is valid
+on the closed ball), and `tightest_upper` keeps the smaller of the global and ball bounds.  This
+holds for data on the sphere only: with N(0, I/d) data the conjecture's quantity is not the
+constant on S^{d−1}, so there the global bound alone is used.
 """
 
 from __future__ import annotations
@@ -25,14 +32,21 @@ from flint import arb, arb_mat, ctx
 
 from models import TwoLayerNetwork
 
+from ..api import Progress, certify
+from ..domains import Ball
+from ..estimates import top_direction
 from ..evidence import Witness
 from ..methods import Budget
 from ..problem import Problem
+from ..report import Report
 from ..verify.balls import PRECISION, jacobian_product, lower_float, norm_lower, norm_upper
 from ..verify.dispatch import Verdict, checker, unsupported, verify
-from ..verify.norms import top_direction
+from ..verify.propagation import slope_intervals
 
-__all__ = ["SphereWitness", "search_sphere", "sphere_lower_bound", "tangential_norms"]
+__all__ = [
+    "BALL_METHODS", "GLOBAL", "UNIT_BALL", "SphereWitness", "UpperEnd", "search_sphere",
+    "sphere_lower_bound", "tangential_norms", "tightest_upper", "unit_ball", "unit_ball_upper",
+]
 
 #: Largest number of float64 entries one batch of tangential Jacobians may hold.
 _BATCH_ENTRIES = 1 << 21
@@ -40,6 +54,10 @@ _BATCH_ENTRIES = 1 << 21
 _KEPT, _PROPOSALS, _FIRST_STEP, _ROUNDS = 8, 16, 0.1, 60
 #: Candidates tried, best first, until one passes the rigorous check.
 _CANDIDATES = 4
+#: Upper-bound methods that use the domain, run on the closed unit ball.
+BALL_METHODS = ("spectral", "lipsdp-neuron")
+#: Where an upper end holds: all of R^d, or the closed unit ball (⊇ S^{d−1}).
+GLOBAL, UNIT_BALL = "global", "unit-ball"
 
 
 @dataclass(frozen=True)
@@ -159,3 +177,46 @@ def _(witness: SphereWitness, problem: Problem) -> Verdict:
     if not math.isfinite(proven):
         return Verdict(0.0, True, "the witness proves nothing beyond Lip_S(f) ≥ 0")
     return Verdict(max(proven, 0.0), True)
+
+
+def unit_ball(d: int) -> Ball:
+    """The closed ball {x ∈ R^d : ‖x‖₂ ≤ 1}, which contains S^{d−1}."""
+    return Ball(np.zeros(d), 1.0)
+
+
+def _some_slope_fixed(net: TwoLayerNetwork, ball: Ball) -> bool:
+    """Whether some neuron's slope interval on ``ball`` is narrower than the global sector;
+    if none is, LipSDP-Neuron on the ball is the global problem and need not run again."""
+    low, high = slope_intervals(net, ball)
+    global_low, global_high = slope_intervals(net, None)
+    return bool(np.any((low > global_low) | (high < global_high)))
+
+
+def unit_ball_upper(
+    net: TwoLayerNetwork, time_limit: float, seed: int, progress: Progress | None = None
+) -> Report:
+    """Verified upper bounds on Lip_B(f), B the closed unit ball, from `BALL_METHODS`
+    (LipSDP-Neuron only where some neuron's slope is fixed on B)."""
+    ball = unit_ball(net.d)
+    methods = [m for m in BALL_METHODS if m != "lipsdp-neuron" or _some_slope_fixed(net, ball)]
+    return certify(net, methods=methods, time_limit=time_limit, seed=seed, domain=ball,
+                   progress=progress)
+
+
+@dataclass(frozen=True)
+class UpperEnd:
+    """The smallest verified upper end, its method and domain, and the global one alone."""
+
+    value: float
+    method: str | None
+    domain: str
+    global_value: float
+
+
+def tightest_upper(global_report: Report, ball_report: Report | None) -> UpperEnd:
+    """The smaller verified upper end of the global report and of the unit-ball report (None:
+    not asked for); a tie keeps the global one."""
+    best = UpperEnd(global_report.upper, global_report.upper_method, GLOBAL, global_report.upper)
+    if ball_report is not None and ball_report.upper < best.value:
+        return UpperEnd(ball_report.upper, ball_report.upper_method, UNIT_BALL, best.value)
+    return best

@@ -10,6 +10,7 @@ points found is claimed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -22,7 +23,7 @@ from models import Network, TwoLayerNetwork
 from ..evidence import PointWitness
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from .search import gradient_norms, length_scales, sample, top_direction
+from .search import Pace, gradient_norms, length_scales, sample, top_direction
 
 __all__ = ["GradientAscent"]
 
@@ -70,7 +71,8 @@ class GradientAscent(AscentRounds):
 
     Each round ascends the ``restarts`` best of ``samples`` random points (fewer if drawing
     them takes a quarter of the time left) as one batch for ``steps`` steps; the number of
-    rounds grows with the budget (one per 4 s, 1 to ``max_rounds``) and stops when it ends.
+    rounds grows with the budget (one per 4 s, 1 to ``max_rounds``), and a round starts only
+    while one fits in what is left of it.
     """
 
     name: ClassVar[str] = "ascent"
@@ -92,24 +94,36 @@ class GradientAscent(AscentRounds):
         rng = np.random.default_rng(budget.seed)
         rounds = self.rounds(budget)
         found, found_norms = [], []
+        pace = Pace(budget)
         for _ in range(rounds):
             share = Budget(seconds=budget.remaining() / 4)
             points, norms = sample(net, self.samples, rng, share, length_scales(net))
-            starts = points[np.argsort(-norms, kind="stable")[: self.restarts]]
-            points, norms = _nudged(net, _ascend(net, starts, self.steps, budget))
+            best = np.argsort(-norms, kind="stable")[: self.restarts]
+            points, norms = _ascend(net, points[best], norms[best], self.steps, budget)
             found.append(points)
             found_norms.append(norms)
-            if budget.expired():
+            pace.lap()
+            if not pace.fits():
                 break
         norms = np.concatenate(found_norms)
         order = np.argsort(-norms, kind="stable")
         return np.concatenate(found)[order], norms[order]
 
 
-def _ascend(net: TwoLayerNetwork, starts: np.ndarray, steps: int, budget: Budget) -> np.ndarray:
-    """Normalised-gradient ascent of ‖J_τ(x)v‖₂² from each start, each step τ times the start's
-    radius; returns every start's best iterate by the true ‖J(x)‖₂ (checked every tenth step
-    and at the last, which comes early if the budget ends)."""
+def _ascend(
+    net: TwoLayerNetwork, starts: np.ndarray, norms: np.ndarray, steps: int, budget: Budget
+) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised-gradient ascent of ‖J_τ(x)v‖₂² from each start (whose ‖J‖₂ are ``norms``),
+    each step τ times the start's radius, then `_nudged`; returns every start's best point by
+    the true ‖J(x)‖₂, with those norms.
+
+    The true norms are checked every tenth step and at the last, which comes early when one
+    more step and the finishing work (about twice the set-up: Jacobians and top directions of
+    every start) would not fit in the budget; with no time left the starts come back as they
+    are."""
+    if budget.expired():
+        return starts, norms
+    setup = time.monotonic()
     W, b, A = (torch.tensor(a, dtype=torch.float64) for a in (net.W, net.b, net.A))
     row_norms = torch.linalg.vector_norm(W, dim=1)
     row_norms = torch.where(row_norms > 0, row_norms, 1.0)
@@ -120,7 +134,8 @@ def _ascend(net: TwoLayerNetwork, starts: np.ndarray, steps: int, budget: Budget
     unit = torch.tensor(starts, dtype=torch.float64) / radius
     unit.requires_grad_(True)
     directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
-    best, best_norms = starts.copy(), gradient_norms(net, starts)
+    best, best_norms = starts.copy(), norms.copy()
+    pace = Pace(budget, reserve=2.0 * (time.monotonic() - setup))
     for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
         z = (radius * unit) @ W.T + b
         slopes = slope(z, torch.sigmoid(z / (temperature * radius * row_norms)), parameter)
@@ -129,15 +144,16 @@ def _ascend(net: TwoLayerNetwork, starts: np.ndarray, steps: int, budget: Budget
         with torch.no_grad():
             unit += temperature * normalised(gradient)
             directions = normalised(((image @ A) * slopes) @ W, directions)
-        last = step == steps - 1 or budget.expired()
+        pace.lap()
+        last = step == steps - 1 or not pace.fits()
         if last or step % 10 == 9:
             current = (radius * unit).detach().numpy()
-            norms = gradient_norms(net, current)
-            better = norms > best_norms
-            best[better], best_norms[better] = current[better], norms[better]
+            current_norms = gradient_norms(net, current)
+            better = current_norms > best_norms
+            best[better], best_norms[better] = current[better], current_norms[better]
         if last:
             break
-    return best
+    return (best, best_norms) if budget.expired() else _nudged(net, best)
 
 
 def no_smooth_surrogate(net: Network) -> str | None:

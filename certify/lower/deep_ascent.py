@@ -19,10 +19,10 @@ import torch
 from models import DeepNetwork
 from models.torch_io import activation_module
 
+from ..estimates import top_direction
 from ..evidence import PointWitness
 from ..methods import Budget, Kind, outside_scope, register
 from ..problem import Problem
-from ..verify.norms import top_direction
 from .ascent import (
     SMOOTH_SLOPES,
     TEMPERATURES,
@@ -30,6 +30,7 @@ from .ascent import (
     no_smooth_surrogate,
     normalised,
 )
+from .search import Pace
 
 __all__ = ["DeepGradientAscent", "deep_gradient_norms"]
 
@@ -93,6 +94,7 @@ class DeepGradientAscent(AscentRounds):
         rng = np.random.default_rng(budget.seed)
         rounds = self.rounds(budget)
         best_point, best_norm = np.zeros(net.d), -np.inf
+        pace = Pace(budget)
         for _ in range(rounds):
             radii = np.resize(np.asarray(_length_scales(net)), self.samples)
             X = rng.standard_normal((self.samples, net.d)) * (radii / np.sqrt(net.d))[:, None]
@@ -103,14 +105,18 @@ class DeepGradientAscent(AscentRounds):
             top = int(np.argmax(norms))
             if norms[top] > best_norm:
                 best_point, best_norm = points[top], float(norms[top])
-            if budget.expired():
+            pace.lap()
+            if not pace.fits():
                 break
         return PointWitness(value=max(best_norm, 0.0), point=best_point)
 
 
 def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) -> np.ndarray:
     """Normalised-gradient ascent of ‖J_τ(x)v‖₂² from each start; every start's best iterate by
-    the true ‖J(x)‖₂ (checked every tenth step and at the last)."""
+    the true ‖J(x)‖₂ (checked every tenth step and at the last, which comes early when one more
+    step would not fit in the budget; with no time left the starts come back as they are)."""
+    if budget.expired():
+        return starts
     weights = [torch.tensor(W) for W in net.weights]
     biases = [torch.tensor(b) for b in net.biases]
     sigma = activation_module(net.activation)
@@ -121,6 +127,7 @@ def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) ->
     unit = (torch.tensor(starts, dtype=torch.float64) / radius).requires_grad_(True)
     directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
     best, best_norms = starts.copy(), deep_gradient_norms(net, starts)
+    pace = Pace(budget)
     for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
         h, tangent, slopes = radius * unit, directions, []
         for W, b in zip(weights[:-1], biases[:-1], strict=True):
@@ -137,7 +144,8 @@ def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) ->
             for W, s in zip(reversed(weights[:-1]), reversed(slopes), strict=True):
                 back = (back * s) @ W
             directions = normalised(back, directions)
-        last = step == steps - 1 or budget.expired()
+        pace.lap()
+        last = step == steps - 1 or not pace.fits()
         if last or step % 10 == 9:
             current = (radius * unit).detach().numpy()
             norms = deep_gradient_norms(net, current)
@@ -146,4 +154,3 @@ def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) ->
         if last:
             break
     return best
-

@@ -10,6 +10,7 @@ quotient made pessimistic by a rough rounding allowance, so none wins on roundin
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -22,7 +23,7 @@ from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..verify.floating import UNIT_ROUNDOFF
 from .ascent import GradientAscent
-from .search import top_direction
+from .search import Pace, top_direction
 
 __all__ = ["PairSearch"]
 
@@ -46,13 +47,21 @@ class PairSearch:
         return self.ascent.why_not(problem)
 
     def run(self, problem: Problem, budget: Budget) -> PairWitness:
+        """The ascent, leaving time for the grid of symmetric pairs, then refinement steps
+        while one more fits."""
         net = problem.net
-        points, _ = self.ascent.search(net, budget)
+        started = time.monotonic()
+        _quotient(net, np.zeros(net.d), np.eye(net.d)[0])
+        reserve = (len(_WIDTHS) + 1) * (time.monotonic() - started)
+        search = Budget(seconds=max(budget.remaining() - reserve, 0.0), seed=budget.seed)
+        points, _ = self.ascent.search(net, search)
         x, y = _best_symmetric_pair(net, points[0])
+        pace = Pace(budget)
         for _ in range(self.refine_steps):
-            if budget.expired():
+            if not pace.fits():
                 break
             x, y = _refined(net, x, y)
+            pace.lap()
         return PairWitness(value=_quotient(net, x, y), x=x, y=y)
 
 

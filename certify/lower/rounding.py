@@ -31,13 +31,13 @@ from scipy.optimize import linprog
 
 from models import TwoLayerNetwork
 
+from ..estimates import top_direction
 from ..evidence import PointWitness
 from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
 from ..problem import Problem
 from ..regions import active_neurons
 from ..threads import single_threaded
 from ..upper.subtree import SubtreeBound
-from ..verify.norms import top_direction
 from .search import length_scales
 
 __all__ = ["SDPRounding"]

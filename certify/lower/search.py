@@ -7,15 +7,18 @@ here only proposes points; `certify.verify` proves what they are worth.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from models import TwoLayerNetwork
 
+from ..estimates import top_direction
 from ..methods import Budget
 from ..regions import active_neurons
-from ..verify.norms import top_direction
 
 __all__ = [
+    "Pace",
     "gradient_norms",
     "length_scales",
     "sample",
@@ -24,6 +27,27 @@ __all__ = [
 
 #: Largest number of float64 entries one batched Jacobian may hold.
 _BATCH_ENTRIES = 1 << 21
+
+
+class Pace:
+    """Whether one more unit of work fits before a budget's deadline, judged by the longest
+    unit so far, with ``reserve`` seconds kept for the work that must follow; this keeps a
+    method within about one unit of its allowance instead of starting work it cannot finish."""
+
+    def __init__(self, budget: Budget, reserve: float = 0.0) -> None:
+        self.budget, self.reserve = budget, reserve
+        self.longest = 0.0
+        self.mark = time.monotonic()
+
+    def lap(self) -> None:
+        """One unit of work ended."""
+        now = time.monotonic()
+        self.longest = max(self.longest, now - self.mark)
+        self.mark = now
+
+    def fits(self) -> bool:
+        """Whether another unit (and the reserve) fits in the time left."""
+        return self.budget.remaining() > self.longest + self.reserve
 
 
 def gradient_norms(net: TwoLayerNetwork, X: np.ndarray) -> np.ndarray:
@@ -76,14 +100,16 @@ def sample(
     budget: Budget,
     scales: tuple[float, ...] = (1.0,),
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``count`` random points and their gradient norms, drawn in batches until the
-    budget ends (at least one batch)."""
+    """Up to ``count`` random points and their gradient norms, drawn in batches while another
+    batch fits in the budget (at least one batch)."""
     batch = max(1, min(count, _BATCH_ENTRIES // (net.m * max(net.k, net.d))))
     points, norms = [], []
+    pace = Pace(budget)
     for start in range(0, count, batch):
         X = _random_points(net.d, min(batch, count - start), rng, scales)
         points.append(X)
         norms.append(gradient_norms(net, X))
-        if budget.expired():
+        pace.lap()
+        if not pace.fits():
             break
     return np.concatenate(points), np.concatenate(norms)
