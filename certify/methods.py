@@ -110,6 +110,9 @@ ALIASES = {
     "deep-lipsdp-neuron": "lipsdp-neuron",
     "deep-lipsdp-layer": "lipsdp-layer",
     "domain-spectral": "spectral",
+    "deep-ascent": "ascent",
+    "domain-ascent": "ascent",
+    "linf-ascent": "ascent",
 }
 
 

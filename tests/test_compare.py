@@ -45,7 +45,7 @@ def test_tables_list_the_methods_that_apply_and_group_the_others(models, tmp_pat
     applicable = {row["method"] for row in rows if not row["note"].startswith("not applicable")}
     skipped = set(method_names()) - applicable
     assert {"spectral", "lipsdp-neuron", "sampling"} <= applicable
-    assert {"deep-ascent", "geolip"} <= skipped
+    assert {"geolip", "linf-product"} <= skipped
     markdown_text, page = (out / "compare.md").read_text(), (out / "compare.html").read_text()
     for name in applicable:
         assert f"| {name} |" in printed and f"| {name} |" in markdown_text
@@ -119,7 +119,7 @@ def test_the_linf_norm_runs_the_linf_methods() -> None:
     """f(x) = relu(x0) + relu(x1) has Lip∞ = 2: the ℓ∞ methods bracket it, ℓ2 ones stand aside."""
     net = TwoLayerNetwork.create([[1.0, 0.0], [0.0, 1.0]], [[1.0, 1.0]])
     (comparison,) = compare(
-        [("sum", net)], ["geolip", "linf-ascent", "spectral"], time_limit=1.0, norm="inf"
+        [("sum", net)], ["geolip", "ascent", "spectral"], time_limit=1.0, norm="inf"
     )
     report = comparison.report
     assert report.lower == pytest.approx(2.0) and report.upper == pytest.approx(2.0)

@@ -37,7 +37,7 @@ from models.torch_io import from_module, to_module
 from .strategies import PIECEWISE_LINEAR, SMOOTH
 
 LIPSDP = Path(__file__).parents[1] / ".." / "shared" / "peers" / "lipsdp"
-DEEP_METHODS = ("spectral", "lipsdp-neuron", "lipsdp-layer", "deep-ascent")
+DEEP_METHODS = ("spectral", "lipsdp-neuron", "lipsdp-layer", "ascent")
 SUFFIXES = (".pt", ".safetensors", ".npz", ".mat", ".onnx")
 SETTINGS = settings(
     deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
@@ -430,9 +430,6 @@ def test_witness_claims_are_verified_at_their_true_value() -> None:
     assert "verified only" in verdict.note
 
 
-def test_two_layer_methods_refuse_deep_nets_and_deep_methods_two_layer_ones() -> None:
-    deep = certify(_net([2, 3, 3, 1]), methods=["ascent"], time_limit=1)
+def test_two_layer_methods_refuse_deep_nets() -> None:
+    deep = certify(_net([2, 3, 3, 1]), methods=["pair", "patterns", "sdp-rounding"], time_limit=1)
     assert all(r.note.startswith("not applicable") for r in deep.methods)
-    two = TwoLayerNetwork.create(np.ones((2, 2)), np.ones((1, 2)))
-    shallow = certify(two, methods=["deep-ascent"], time_limit=1)
-    assert all(r.note.startswith("not applicable") for r in shallow.methods)

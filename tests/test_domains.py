@@ -1,5 +1,5 @@
 """Bounds on a domain: proven propagation, slope intervals, spectral upper bounds on domains and
-domain-ascent witnesses, against exact rationals, exact 1-D constants and dense sampling."""
+ascent witnesses on domains, against exact rationals, exact 1-D constants and dense sampling."""
 
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def _verified(problem: Problem, evidence) -> float:
 
 
 def _bracket(problem: Problem, ascent: DomainAscent = QUICK_ASCENT) -> tuple[float, float]:
-    """Verified (lower, upper) from domain-ascent and the spectral bound on the domain."""
+    """Verified (lower, upper) from the projected ascent and the spectral bound on the domain."""
     budget = Budget(seconds=0.2)
     upper = _verified(problem, SpectralProduct().run(problem, budget))
     if ascent.why_not(problem) is not None:
@@ -352,7 +352,7 @@ def test_polynomial_nets_certify_on_the_unit_ball_only() -> None:
     report = certify(net, time_limit=0.3, domain=parse_domain("unit-ball", 4))
     assert 0 < report.lower <= report.upper < np.inf
     assert report.upper_method in ("spectral", "lipsdp-neuron", "lipsdp-layer")
-    assert report.lower_method == "domain-ascent"
+    assert report.lower_method == "ascent"
     spectral = next(r for r in report.methods if r.name == "spectral")
     assert spectral.verified and spectral.value < np.inf
 

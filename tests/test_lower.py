@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from certify.evidence import PairWitness, PointWitness
 from certify.lower.ascent import GradientAscent
+from certify.lower.two_layer_ascent import TwoLayerAscent
 from certify.lower.pairs import PairSearch
 from certify.lower.patterns import PatternSearch, _Climb
 from certify.lower.sampling import GradientSampling
@@ -31,12 +32,12 @@ SETTINGS = settings(
 
 def quick_methods() -> list:
     """Each method with a small search, so that the tests stay fast."""
-    ascent = GradientAscent(restarts=6, steps=60, max_rounds=1)
+    two_layer = TwoLayerAscent(restarts=6, steps=60, max_rounds=1)
     return [
         GradientSampling(count=200),
-        ascent,
+        GradientAscent(two_layer=two_layer),
         PatternSearch(samples=200, starts=3),
-        PairSearch(ascent=ascent, refine_steps=10),
+        PairSearch(ascent=two_layer, refine_steps=10),
     ]
 
 

@@ -1,184 +1,64 @@
-"""Gradient ascent on a smoothed ‖J(x)‖₂², with random restarts.
+"""Gradient ascent of ‖J(x)‖: the lower bound that climbs to where f is steepest.
 
-J(x) = A·diag(σ'(Wx + b))·W.  Where σ' jumps (the kinks of ReLU, leaky ReLU, ELU) it is replaced
-by a blend through the gate g = sigmoid(z_i / (τ·r·‖w_i‖)), τ annealed towards 0 so the surrogate
-tends to σ' (r: the norm of the start).  Normalised-gradient steps of length τ·r maximise
-‖J(x)v‖₂² with v kept at the top right singular vector by one power-iteration step per move; at
-v = v_max its gradient is that of σ_max(J)² (Danskin's theorem).  Only the true ‖J(x)‖₂ of the
-points found is claimed.
+One method for every problem it handles, dispatching on the network and the question:
+two-layer nets over R^d (`certify.lower.two_layer_ascent`), deep nets
+(`certify.lower.deep_ascent`), two-layer nets on a domain, projected onto it
+(`certify.lower.domain_search`), and the ℓ∞ norm (`certify.lower.linf_search`).  Each searches
+with smoothed derivatives and claims only the true ‖J(x)‖ at the point it returns, which
+`certify.verify` proves.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ClassVar
-
-import numpy as np
-import torch
-
-from models import Network, TwoLayerNetwork
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
-from .search import Pace, gradient_norms, length_scales, sample, top_direction
+from ..scope import Scope
+from .deep_ascent import DeepAscent
+from .domain_search import DomainAscent
+from .linf_search import LinfAscent
+from .two_layer_ascent import TwoLayerAscent
 
 __all__ = ["GradientAscent"]
 
-Tensor = torch.Tensor
-#: σ'(z) (smoothed where it jumps) from the pre-activation z, the gate g and the parameter p.
-SMOOTH_SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
-    "relu": lambda z, g, p: g,
-    "leaky_relu": lambda z, g, p: p + (1.0 - p) * g,
-    "elu": lambda z, g, p: g + (1.0 if p is None else p) * torch.exp(z.clamp(max=0.0)) * (1 - g),
-    "tanh": lambda z, g, p: 1.0 - torch.tanh(z) ** 2,
-    "sigmoid": lambda z, g, p: torch.sigmoid(z) * torch.sigmoid(-z),
-    "softplus": lambda z, g, p: torch.sigmoid((1.0 if p is None else p) * z),
-    "gelu": lambda z, g, p: (
-        0.5 * torch.erfc(-z / np.sqrt(2.0)) + z * torch.exp(-0.5 * z * z) / np.sqrt(2.0 * np.pi)
-    ),
-    "square": lambda z, g, p: 2.0 * z,
-    "cube": lambda z, g, p: 3.0 * z * z,
-}
-#: τ falls geometrically from the first to the last over the steps of an ascent.
-TEMPERATURES = (0.5, 1e-4)
-#: Moves along the top right singular vector tried after an ascent, relative to ‖x‖ + 1.
-_NUDGES = (0.0, 1e-3, -1e-3, 1e-6, -1e-6)
 
+class _Search(Protocol):
+    def why_not(self, problem: Problem) -> str | None: ...
 
-@dataclass
-class AscentRounds:
-    """The search sizes every gradient ascent shares: each round ascends the ``restarts`` best
-    of ``samples`` starts for ``steps`` steps; one round per 4 s of budget, 1 to
-    ``max_rounds``."""
-
-    restarts: int = 16
-    steps: int = 200
-    max_rounds: int = 8
-    samples: int = 1000
-
-    def rounds(self, budget: Budget) -> int:
-        """How many rounds the budget pays for."""
-        return int(np.clip(budget.seconds // 4, 1, self.max_rounds))
+    def run(self, problem: Problem, budget: Budget) -> PointWitness: ...
 
 
 @register
 @dataclass
-class GradientAscent(AscentRounds):
-    """Best true ‖J(x)‖₂ over annealed ascents from the best of random multi-scale starts.
-
-    Each round ascends the ``restarts`` best of ``samples`` random points (fewer if drawing
-    them takes a quarter of the time left) as one batch for ``steps`` steps; the number of
-    rounds grows with the budget (one per 4 s, 1 to ``max_rounds``), and a round starts only
-    while one fits in what is left of it.
-    """
+class GradientAscent:
+    """The best point of the ascent that fits the problem (see the module docstring)."""
 
     name: ClassVar[str] = "ascent"
     kind: ClassVar[Kind] = "lower"
     default: ClassVar[bool] = True
+    scope: ClassVar[Scope] = (
+        Scope.of(("two-layer", "deep"))
+        | Scope.of(regions=("domain",))
+        | Scope.of(norms=("inf",))
+    )
+
+    two_layer: TwoLayerAscent = field(default_factory=TwoLayerAscent)
+    deep: DeepAscent = field(default_factory=DeepAscent)
+    domain: DomainAscent = field(default_factory=DomainAscent)
+    linf: LinfAscent = field(default_factory=LinfAscent)
 
     def why_not(self, problem: Problem) -> str | None:
-        if reason := outside_scope(problem, self.kind):
-            return reason
-        return no_smooth_surrogate(problem.net)
+        return self.scope.why_not(problem, upper=False) or self._search(problem).why_not(problem)
 
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
-        net = problem.net
-        points, norms = self.search(net, budget)
-        return PointWitness(value=max(float(norms[0]), 0.0), point=points[0])
+        return self._search(problem).run(problem, budget)
 
-    def search(self, net: TwoLayerNetwork, budget: Budget) -> tuple[np.ndarray, np.ndarray]:
-        """The points found, best first, with their true gradient norms."""
-        rng = np.random.default_rng(budget.seed)
-        rounds = self.rounds(budget)
-        found, found_norms = [], []
-        pace = Pace(budget)
-        for _ in range(rounds):
-            share = Budget(seconds=budget.remaining() / 4)
-            points, norms = sample(net, self.samples, rng, share, length_scales(net))
-            best = np.argsort(-norms, kind="stable")[: self.restarts]
-            points, norms = _ascend(net, points[best], norms[best], self.steps, budget)
-            found.append(points)
-            found_norms.append(norms)
-            pace.lap()
-            if not pace.fits():
-                break
-        norms = np.concatenate(found_norms)
-        order = np.argsort(-norms, kind="stable")
-        return np.concatenate(found)[order], norms[order]
-
-
-def _ascend(
-    net: TwoLayerNetwork, starts: np.ndarray, norms: np.ndarray, steps: int, budget: Budget
-) -> tuple[np.ndarray, np.ndarray]:
-    """Normalised-gradient ascent of ‖J_τ(x)v‖₂² from each start (whose ‖J‖₂ are ``norms``),
-    each step τ times the start's radius, then `_nudged`; returns every start's best point by
-    the true ‖J(x)‖₂, with those norms.
-
-    The true norms are checked every tenth step and at the last, which comes early when one
-    more step and the finishing work (about twice the set-up: Jacobians and top directions of
-    every start) would not fit in the budget; with no time left the starts come back as they
-    are."""
-    if budget.expired():
-        return starts, norms
-    setup = time.monotonic()
-    W, b, A = (torch.tensor(a, dtype=torch.float64) for a in (net.W, net.b, net.A))
-    row_norms = torch.linalg.vector_norm(W, dim=1)
-    row_norms = torch.where(row_norms > 0, row_norms, 1.0)
-    radius = torch.tensor(np.linalg.norm(starts, axis=1), dtype=torch.float64)
-    radius = radius.clamp(min=1e-3 * float(radius.max().clamp(min=1e-300)))[:, None]
-    slope = SMOOTH_SLOPES[net.activation.name]
-    parameter = net.activation.parameter
-    unit = torch.tensor(starts, dtype=torch.float64) / radius
-    unit.requires_grad_(True)
-    directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
-    best, best_norms = starts.copy(), norms.copy()
-    pace = Pace(budget, reserve=2.0 * (time.monotonic() - setup))
-    for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
-        z = (radius * unit) @ W.T + b
-        slopes = slope(z, torch.sigmoid(z / (temperature * radius * row_norms)), parameter)
-        image = (slopes * (directions @ W.T)) @ A.T
-        (gradient,) = torch.autograd.grad((image**2).sum(), unit)
-        with torch.no_grad():
-            unit += temperature * normalised(gradient)
-            directions = normalised(((image @ A) * slopes) @ W, directions)
-        pace.lap()
-        last = step == steps - 1 or not pace.fits()
-        if last or step % 10 == 9:
-            current = (radius * unit).detach().numpy()
-            current_norms = gradient_norms(net, current)
-            better = current_norms > best_norms
-            best[better], best_norms[better] = current[better], current_norms[better]
-        if last:
-            break
-    return (best, best_norms) if budget.expired() else _nudged(net, best)
-
-
-def no_smooth_surrogate(net: Network) -> str | None:
-    """Why the ascent cannot smooth σ' for ``net``'s activation, if it cannot."""
-    if net.activation.name not in SMOOTH_SLOPES:
-        return f"no smooth surrogate of the derivative of {net.activation.spec!r}"
-    return None
-
-
-def normalised(rows: Tensor, fallback: Tensor | None = None) -> Tensor:
-    """Each row scaled to unit length; rows that vanish or are not finite become the fallback
-    row (zero when there is none)."""
-    norms = torch.linalg.vector_norm(rows, dim=1, keepdim=True)
-    usable = torch.isfinite(norms) & (norms > 0)
-    unit = rows / torch.where(usable, norms, 1.0)
-    return torch.where(usable, unit, torch.zeros_like(rows) if fallback is None else fallback)
-
-
-def _nudged(net: TwoLayerNetwork, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each point moved by a few small steps along its top right singular vector, which leaves
-    a kink the ascent converged onto; the best of the moves and its true ‖J‖₂ are kept."""
-    scale = np.linalg.norm(points, axis=1, keepdims=True) + 1.0
-    directions = np.array([top_direction(net.jacobian(x)) for x in points]) * scale
-    moves = np.stack([points + t * directions for t in _NUDGES])
-    norms = gradient_norms(net, moves.reshape(-1, net.d)).reshape(len(_NUDGES), len(points))
-    best = np.argmax(norms, axis=0)
-    columns = np.arange(len(points))
-    return moves[best, columns], norms[best, columns]
+    def _search(self, problem: Problem) -> _Search:
+        if problem.norm == "inf":
+            return self.linf
+        if problem.net.depth > 2:
+            return self.deep
+        return self.two_layer if problem.domain is None else self.domain

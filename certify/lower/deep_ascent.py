@@ -1,4 +1,4 @@
-"""Random sampling and gradient ascent of ‖J(x)‖₂ for deep MLPs.
+"""Gradient ascent of ‖J(x)‖₂ for deep MLPs (the deep case of `certify.lower.ascent`).
 
 J(x) = W_L·D_{L−1}·W_{L−1} ⋯ D_1·W_1, D_l = diag(σ'(z_l)).  As in `certify.lower.ascent`, where σ'
 jumps it is replaced by a blend through the gate g = sigmoid(z / (τ·s_l)), here with s_l the
@@ -11,7 +11,6 @@ Only the true ‖J(x)‖₂ of the points found is claimed; `certify.verify` pro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import torch
@@ -21,47 +20,14 @@ from models.torch_io import activation_module
 
 from ..estimates import top_direction
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget
 from ..problem import Problem
-from .ascent import (
-    SMOOTH_SLOPES,
-    TEMPERATURES,
-    AscentRounds,
-    no_smooth_surrogate,
-    normalised,
-)
-from .search import Pace
+from .search import Pace, gradient_norms
+from .smoothing import SMOOTH_SLOPES, TEMPERATURES, AscentRounds, no_smooth_surrogate, normalised
 
-__all__ = ["DeepGradientAscent", "deep_gradient_norms"]
+__all__ = ["DeepAscent"]
 
 Tensor = torch.Tensor
-#: Largest number of float64 entries one batch of backward Jacobians may hold.
-_BATCH_ENTRIES = 1 << 21
-
-
-def deep_gradient_norms(net: DeepNetwork, X: np.ndarray) -> np.ndarray:
-    """‖J(x)‖₂ for every row x of X (−inf where it is not finite), J built from the output side:
-    G_{L−1} = W_L, G_{l−1} = (G_l·D_l)·W_l, J = G_0."""
-    X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    rows = max(1, _BATCH_ENTRIES // (net.m * max(*net.widths, net.d)))
-    norms = [_batch_norms(net, X[start : start + rows]) for start in range(0, len(X), rows)]
-    norms = np.concatenate(norms)
-    return np.where(np.isfinite(norms), norms, -np.inf)
-
-
-def _batch_norms(net: DeepNetwork, X: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        slopes, h = [], X
-        for W, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
-            z = h @ W.T + b
-            slopes.append(net.activation.derivative(z))
-            h = net.activation.value(z)
-        G = np.broadcast_to(net.weights[-1], (len(X), *net.weights[-1].shape))
-        for W, slope in zip(reversed(net.weights[:-1]), reversed(slopes), strict=True):
-            G = (G * slope[:, None, :]) @ W
-        finite = np.all(np.isfinite(G), axis=(1, 2))
-        G = np.where(finite[:, None, None], G, 0.0)
-        return np.where(finite, np.linalg.norm(G, ord=2, axis=(1, 2)), np.inf)
 
 
 def _length_scales(net: DeepNetwork) -> tuple[float, ...]:
@@ -74,19 +40,12 @@ def _length_scales(net: DeepNetwork) -> tuple[float, ...]:
     return (1.0,) if distance == 0.0 else tuple(sorted({1.0, distance}))
 
 
-@register
 @dataclass
-class DeepGradientAscent(AscentRounds):
+class DeepAscent(AscentRounds):
     """Best true ‖J(x)‖₂ over annealed ascents from the best of random multi-scale starts, in
     rounds (one per 4 s of budget, at most ``max_rounds``) until the budget ends."""
 
-    name: ClassVar[str] = "deep-ascent"
-    kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
-
     def why_not(self, problem: Problem) -> str | None:
-        if reason := outside_scope(problem, self.kind, networks=(DeepNetwork,)):
-            return reason
         return no_smooth_surrogate(problem.net)
 
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
@@ -98,10 +57,10 @@ class DeepGradientAscent(AscentRounds):
         for _ in range(rounds):
             radii = np.resize(np.asarray(_length_scales(net)), self.samples)
             X = rng.standard_normal((self.samples, net.d)) * (radii / np.sqrt(net.d))[:, None]
-            norms = deep_gradient_norms(net, X)
+            norms = gradient_norms(net, X)
             starts = X[np.argsort(-norms, kind="stable")[: self.restarts]]
             points = _ascend(net, starts, self.steps, budget)
-            norms = deep_gradient_norms(net, points)
+            norms = gradient_norms(net, points)
             top = int(np.argmax(norms))
             if norms[top] > best_norm:
                 best_point, best_norm = points[top], float(norms[top])
@@ -126,7 +85,7 @@ def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) ->
     radius = radius.clamp(min=1e-3 * float(radius.max().clamp(min=1e-300)))[:, None]
     unit = (torch.tensor(starts, dtype=torch.float64) / radius).requires_grad_(True)
     directions = torch.tensor(np.array([top_direction(net.jacobian(x)) for x in starts]))
-    best, best_norms = starts.copy(), deep_gradient_norms(net, starts)
+    best, best_norms = starts.copy(), gradient_norms(net, starts)
     pace = Pace(budget)
     for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
         h, tangent, slopes = radius * unit, directions, []
@@ -148,7 +107,7 @@ def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) ->
         last = step == steps - 1 or not pace.fits()
         if last or step % 10 == 9:
             current = (radius * unit).detach().numpy()
-            norms = deep_gradient_norms(net, current)
+            norms = gradient_norms(net, current)
             better = norms > best_norms
             best[better], best_norms[better] = current[better], norms[better]
         if last:

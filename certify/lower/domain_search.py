@@ -1,4 +1,5 @@
-"""Projected gradient ascent of ‖J(x)‖₂ inside a domain: lower bounds whose witnesses stay in D.
+"""Projected gradient ascent of ‖J(x)‖₂ inside a domain (the domain case of `certify.lower.ascent`):
+lower bounds whose witnesses stay in D.
 
 For x in a convex D where f is C¹ nearby, Lip_D(f) ≥ ‖J(x)v‖₂/‖v‖₂ for every v along D (the
 free axes of a box): D's relative interior comes arbitrarily close to x.  The search works in
@@ -13,29 +14,26 @@ inside D (`Domain.contains`) is claimed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from models import TwoLayerNetwork
 
 from ..domains import Ball, Box, Domain
+from ..estimates import top_direction
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget
 from ..problem import Problem
-from .ascent import TEMPERATURES, AscentRounds
-from .search import gradient_norms, top_direction
+from .search import gradient_norms, inside
+from .smoothing import TEMPERATURES, AscentRounds
 
 __all__ = ["DomainAscent"]
 
 #: τ falls geometrically from the first to the last over the steps of an ascent.
 #: Smallest smoothing half-width relative to 1 + |z|, above the cancellation in σ(z ± h).
 _RELATIVE_WIDTH = 1e-6
-#: Shrinks towards the centre tried, in turn, to bring a rounded point inside the domain.
-_SHRINKS = (1.0, 1.0 - 2.0**-40, 1.0 - 2.0**-20, 0.5, 0.0)
 
 
-@register
 @dataclass
 class DomainAscent(AscentRounds):
     """Best true ‖J(x)‖₂ over projected ascents from the best of uniform samples of the domain.
@@ -45,15 +43,9 @@ class DomainAscent(AscentRounds):
     1 to ``max_rounds``) and stops when it ends.
     """
 
-    name: ClassVar[str] = "domain-ascent"
-    kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
-
     def why_not(self, problem: Problem) -> str | None:
-        if reason := outside_scope(problem, self.kind, domain_aware=True):
-            return reason
         if problem.domain is None:
-            return "searches a domain only (over all of R^d: sampling, ascent)"
+            return "searches a domain only"
         if not np.any(problem.domain.free_axes):
             return "the domain is a single point, which holds no two distinct points"
         return None
@@ -71,7 +63,7 @@ class DomainAscent(AscentRounds):
             for point in _ascend(net, space, starts[: self.restarts], self.steps, budget):
                 full = anchor.copy()
                 full[free] = point
-                full = _inside(domain, full)
+                full = inside(domain, full)
                 norm = float(gradient_norms(net, full[free])[0])
                 if norm > best_norm:
                     best, best_norm = full, norm
@@ -132,13 +124,3 @@ def _normalised(rows: np.ndarray, fallback: np.ndarray | None = None) -> np.ndar
     usable = np.isfinite(norms) & (norms > 0)
     unit = rows / np.where(usable, norms, 1.0)
     return np.where(usable, unit, np.zeros_like(rows) if fallback is None else fallback)
-
-
-def _inside(domain: Domain, point: np.ndarray) -> np.ndarray:
-    """``point`` moved towards the centre just enough to be proven inside the domain."""
-    centre = domain.center
-    for shrink in _SHRINKS:
-        moved = centre + (point - centre) * shrink
-        if domain.contains(moved):
-            return moved
-    return centre

@@ -20,19 +20,18 @@ region, away from every kink.  Only the true ‖J(x)‖_{∞→∞} of the point
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 
 from models import TwoLayerNetwork
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget
 from ..problem import Problem
 from ..regions import active_neurons, chebyshev_center
 from ..threads import single_threaded
-from .ascent import TEMPERATURES
 from .search import length_scales
+from .smoothing import TEMPERATURES
 
 __all__ = ["LinfAscent", "row_norms"]
 
@@ -61,7 +60,6 @@ def row_norms(net: TwoLayerNetwork, X: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(norms), norms, -np.inf)
 
 
-@register
 @dataclass
 class LinfAscent:
     """Best max_j ‖∇f_j(x)‖₁ over smoothed ascents (and pattern climbs, for piecewise-linear σ).
@@ -71,10 +69,6 @@ class LinfAscent:
     most ``tries`` flips per move.  Rounds repeat (at most ``max_rounds``) while the budget lasts.
     """
 
-    name: ClassVar[str] = "linf-ascent"
-    kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
-
     samples: int = 1000
     restarts: int = 16
     steps: int = 1000
@@ -82,7 +76,7 @@ class LinfAscent:
     max_rounds: int = 100
 
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind, norms=("inf",))
+        return None
 
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
         net = problem.net

@@ -1,11 +1,12 @@
 """Pair witnesses: Lip(f) ≥ ‖f(x) − f(y)‖₂/‖x − y‖₂ for any x ≠ y, whatever the activation.
 
-From the best gradient point x of `GradientAscent`, with v its top right singular vector, the
-symmetric pairs x ± (h/2)·v on a geometric grid of h (never so small that rounding dominates the
-difference) approach ‖J(x)‖₂; the best pair is then refined by gradient ascent of the quotient
-q(x, y), whose gradient is ∇ₓq = J(x)ᵀe/‖x − y‖ − q·(x − y)/‖x − y‖², e = Δf/‖Δf‖ (and the
-mirror image in y), with step halving until q increases.  Pairs are compared by a float
-quotient made pessimistic by a rough rounding allowance, so none wins on rounding noise.
+From the best gradient point x of the two-layer ascent (`certify.lower.two_layer_ascent`), with v
+its top right singular vector, the symmetric pairs x ± (h/2)·v on a geometric grid of h (never so
+small that rounding dominates the difference) approach ‖J(x)‖₂; the best pair is then refined by
+gradient ascent of the quotient q(x, y), whose gradient is
+∇ₓq = J(x)ᵀe/‖x − y‖ − q·(x − y)/‖x − y‖², e = Δf/‖Δf‖ (and the mirror image in y), with step
+halving until q increases.  Pairs are compared by a float quotient made pessimistic by a rough
+rounding allowance, so none wins on rounding noise.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
+from ..estimates import top_direction
 from ..evidence import PairWitness
 from ..methods import Budget, Kind, register
 from ..problem import Problem
+from ..scope import Scope
 from ..verify.floating import UNIT_ROUNDOFF
-from .ascent import GradientAscent
-from .search import Pace, top_direction
+from .search import Pace
+from .two_layer_ascent import TwoLayerAscent
 
 __all__ = ["PairSearch"]
 
@@ -40,11 +43,13 @@ class PairSearch:
     kind: ClassVar[Kind] = "lower"
     default: ClassVar[bool] = True
 
-    ascent: GradientAscent = field(default_factory=GradientAscent)
+    scope: ClassVar[Scope] = Scope.of()
+
+    ascent: TwoLayerAscent = field(default_factory=TwoLayerAscent)
     refine_steps: int = 30
 
     def why_not(self, problem: Problem) -> str | None:
-        return self.ascent.why_not(problem)
+        return self.scope.why_not(problem, upper=False) or self.ascent.why_not(problem)
 
     def run(self, problem: Problem, budget: Budget) -> PairWitness:
         """The ascent, leaving time for the grid of symmetric pairs, then refinement steps

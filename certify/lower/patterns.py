@@ -20,9 +20,10 @@ import numpy as np
 from models import TwoLayerNetwork
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..regions import active_neurons, chebyshev_center
+from ..scope import Scope
 from .search import gradient_norms, length_scales, sample
 
 __all__ = ["PatternSearch"]
@@ -81,8 +82,10 @@ class PatternSearch:
     starts: int = 8
     tries: int = 64
 
+    scope: ClassVar[Scope] = Scope.of(piecewise_linear_only=True)
+
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind) or not_piecewise_linear(problem.net)
+        return self.scope.why_not(problem, upper=False)
 
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
         net = problem.net

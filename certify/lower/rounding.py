@@ -33,9 +33,10 @@ from models import TwoLayerNetwork
 
 from ..estimates import top_direction
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..regions import active_neurons
+from ..scope import Scope
 from ..threads import single_threaded
 from ..upper.subtree import SubtreeBound
 from .search import length_scales
@@ -74,8 +75,10 @@ class SDPRounding:
     starts: int = 16
     tries: int = 8
 
+    scope: ClassVar[Scope] = Scope.of(piecewise_linear_only=True)
+
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind) or not_piecewise_linear(problem.net)
+        return self.scope.why_not(problem, upper=False)
 
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
         net = problem.net

@@ -1,6 +1,11 @@
 """Random sampling of gradient norms: the lower-bound proxy of Bubeck, Li and Nagaraj, "A law of
-robustness for two-layers neural networks" (COLT 2021): Lip(f) ≥ max_j ‖J(x_j)‖₂ over points
-x_j ~ N(0, I/d) where f is differentiable (almost every x_j)."""
+robustness for two-layers neural networks" (COLT 2021): Lip(f) ≥ max_j ‖J(x_j)‖ over points
+x_j ~ N(0, I/d) where f is differentiable (almost every x_j).
+
+It applies to every problem: any depth, the ℓ2 norm (‖J‖₂, the largest singular value) or the ℓ∞
+one (the largest row ℓ1 norm), and on a domain, where the points are drawn uniformly in it and the
+best one is moved, if need be, until it is proven to lie inside.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,10 @@ from typing import ClassVar
 import numpy as np
 
 from ..evidence import PointWitness
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
-from .search import sample
+from ..scope import ANYWHERE, Scope
+from .search import gradient_norms, inside, sample
 
 __all__ = ["GradientSampling"]
 
@@ -20,19 +26,24 @@ __all__ = ["GradientSampling"]
 @register
 @dataclass
 class GradientSampling:
-    """The largest ‖J(x)‖₂ over ``count`` Gaussian points (fewer if the budget ends first)."""
+    """The largest ‖J(x)‖ over ``count`` random points (fewer if the budget ends first)."""
 
     name: ClassVar[str] = "sampling"
     kind: ClassVar[Kind] = "lower"
     default: ClassVar[bool] = True
+    scope: ClassVar[Scope] = ANYWHERE
 
     count: int = 1000
 
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind)
+        return self.scope.why_not(problem, upper=False)
 
     def run(self, problem: Problem, budget: Budget) -> PointWitness:
-        net = problem.net
-        points, norms = sample(net, self.count, np.random.default_rng(budget.seed), budget)
-        best = int(np.argmax(norms))
-        return PointWitness(value=max(float(norms[best]), 0.0), point=points[best])
+        net, domain = problem.net, problem.domain
+        rng = np.random.default_rng(budget.seed)
+        points, norms = sample(net, self.count, rng, budget, norm=problem.norm, domain=domain)
+        point = points[int(np.argmax(norms))]
+        if domain is not None:
+            point = inside(domain, point)
+        value = float(gradient_norms(net, point, problem.norm)[0])
+        return PointWitness(value=max(value, 0.0), point=point)

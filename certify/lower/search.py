@@ -1,8 +1,9 @@
-"""Search primitives shared by the lower-bound methods: batched gradient norms, top singular
-directions and random starting points.
+"""Search primitives shared by the lower-bound methods: batched Jacobians and their norms, and
+random starting points, over R^d or in a domain.
 
-Wherever f is differentiable, Lip(f) ≥ ‖J(x)‖₂ with J(x) = A·diag(σ'(Wx + b))·W, so every search
-here only proposes points; `certify.verify` proves what they are worth.
+Wherever f is differentiable, Lip(f) ≥ ‖J(x)‖ (ℓ2: the largest singular value; ℓ∞: the largest
+row ℓ1 norm), so every search here only proposes points; `certify.verify` proves what they are
+worth.
 """
 
 from __future__ import annotations
@@ -11,15 +12,19 @@ import time
 
 import numpy as np
 
-from models import TwoLayerNetwork
+from models import Network, TwoLayerNetwork
 
+from ..domains import Domain
 from ..estimates import top_direction
 from ..methods import Budget
+from ..problem import Norm
 from ..regions import active_neurons
 
 __all__ = [
     "Pace",
     "gradient_norms",
+    "inside",
+    "jacobians",
     "length_scales",
     "sample",
     "top_direction",
@@ -27,6 +32,8 @@ __all__ = [
 
 #: Largest number of float64 entries one batched Jacobian may hold.
 _BATCH_ENTRIES = 1 << 21
+#: Shrinks towards the centre tried, in turn, to bring a rounded point inside a domain.
+_SHRINKS = (1.0, 1.0 - 2.0**-40, 1.0 - 2.0**-20, 0.5, 0.0)
 
 
 class Pace:
@@ -50,27 +57,56 @@ class Pace:
         return self.budget.remaining() > self.longest + self.reserve
 
 
-def gradient_norms(net: TwoLayerNetwork, X: np.ndarray) -> np.ndarray:
-    """‖J(x)‖₂ for every row x of X (−inf where it overflows or is not finite)."""
+def gradient_norms(net: Network, X: np.ndarray, norm: Norm = "2") -> np.ndarray:
+    """‖J(x)‖ for every row x of X, in the ℓ2 operator norm or the ℓ∞ one (the largest row ℓ1
+    norm); −inf where it overflows or is not finite."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
-    rows = max(1, _BATCH_ENTRIES // (net.m * max(net.k, net.d)))
+    widest = max(net.d, *net.widths)
+    rows = max(1, _BATCH_ENTRIES // (net.m * widest))
     norms = np.concatenate(
-        [_batch_norms(net, X[start : start + rows]) for start in range(0, len(X), rows)]
+        [_batch_norms(net, X[start : start + rows], norm) for start in range(0, len(X), rows)]
     )
     return np.where(np.isfinite(norms), norms, -np.inf)
 
 
-def _batch_norms(net: TwoLayerNetwork, X: np.ndarray) -> np.ndarray:
+def jacobians(net: Network, X: np.ndarray) -> np.ndarray:
+    """J(x) for every row x of X (n×m×d), built from the output side for deep nets:
+    G_{L−1} = W_L, G_{l−1} = (G_l·D_l)·W_l, J = G_0."""
     with np.errstate(all="ignore"):
-        slopes = net.activation.derivative(net.preactivation(X))
-        if net.m == 1:
+        slopes, h = [], X
+        for W, b in zip(net.weights[:-1], net.biases[:-1], strict=True):
+            z = h @ W.T + b
+            slopes.append(net.activation.derivative(z))
+            h = net.activation.value(z)
+        G = np.broadcast_to(net.weights[-1], (len(X), *net.weights[-1].shape))
+        for W, slope in zip(reversed(net.weights[:-1]), reversed(slopes), strict=True):
+            G = (G * slope[:, None, :]) @ W
+    return G
+
+
+def _batch_norms(net: Network, X: np.ndarray, norm: Norm) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        if net.depth == 2 and net.m == 1 and norm == "2":
+            slopes = net.activation.derivative(net.preactivation(X))
             return np.linalg.norm((slopes * net.A[0]) @ net.W, axis=1)
-        J = ((slopes[:, None, :] * net.A[None]).reshape(-1, net.k) @ net.W).reshape(
-            len(X), net.m, net.d
-        )
-    finite = np.all(np.isfinite(J), axis=(1, 2))
-    J[~finite] = 0.0
-    return np.where(finite, np.linalg.norm(J, ord=2, axis=(1, 2)), np.inf)
+        J = np.array(jacobians(net, X))
+        finite = np.all(np.isfinite(J), axis=(1, 2))
+        J[~finite] = 0.0
+        if norm == "2":
+            values = np.linalg.norm(J, ord=2, axis=(1, 2))
+        else:
+            values = np.abs(J).sum(axis=2).max(axis=1)
+    return np.where(finite, values, np.inf)
+
+
+def inside(domain: Domain, point: np.ndarray) -> np.ndarray:
+    """``point`` moved towards the centre just enough to be proven inside ``domain``."""
+    centre = domain.center
+    for shrink in _SHRINKS:
+        moved = centre + (point - centre) * shrink
+        if domain.contains(moved):
+            return moved
+    return centre
 
 
 def length_scales(net: TwoLayerNetwork) -> tuple[float, ...]:
@@ -94,21 +130,25 @@ def _random_points(
 
 
 def sample(
-    net: TwoLayerNetwork,
+    net: Network,
     count: int,
     rng: np.random.Generator,
     budget: Budget,
     scales: tuple[float, ...] = (1.0,),
+    norm: Norm = "2",
+    domain: Domain | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Up to ``count`` random points and their gradient norms, drawn in batches while another
-    batch fits in the budget (at least one batch)."""
-    batch = max(1, min(count, _BATCH_ENTRIES // (net.m * max(net.k, net.d))))
+    """Up to ``count`` random points (x ~ N(0, r²I/d), r cycling through ``scales``, or uniform
+    in ``domain``) and their gradient norms, drawn in batches while another batch fits in the
+    budget (at least one batch)."""
+    batch = max(1, min(count, _BATCH_ENTRIES // (net.m * max(net.d, *net.widths))))
     points, norms = [], []
     pace = Pace(budget)
     for start in range(0, count, batch):
-        X = _random_points(net.d, min(batch, count - start), rng, scales)
+        size = min(batch, count - start)
+        X = _random_points(net.d, size, rng, scales) if domain is None else domain.sample(size, rng)
         points.append(X)
-        norms.append(gradient_norms(net, X))
+        norms.append(gradient_norms(net, X, norm))
         pace.lap()
         if not pace.fits():
             break

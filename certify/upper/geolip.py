@@ -18,8 +18,9 @@ from typing import ClassVar
 import numpy as np
 
 from ..certificates import GeoLIPCertificate
-from ..methods import Budget, Kind, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
+from ..scope import Scope
 from ..threads import single_threaded
 from ..verify.bilinear import BilinearForm
 from .linf_mixing import solve_dual
@@ -42,8 +43,10 @@ class GeoLIP:
 
     tolerance: float = 1e-6
 
+    scope: ClassVar[Scope] = Scope.of(norms=("inf",))
+
     def why_not(self, problem: Problem) -> str | None:
-        return outside_scope(problem, self.kind, norms=("inf",))
+        return self.scope.why_not(problem, upper=True)
 
     def run(self, problem: Problem, budget: Budget) -> GeoLIPCertificate:
         net = problem.net
