@@ -37,6 +37,7 @@ __all__ = [
     "outside_scope",
     "register",
     "resolve_names",
+    "scope_table",
 ]
 
 Kind = Literal["upper", "lower"]
@@ -166,3 +167,25 @@ def get_method(name: str) -> BoundMethod:
         known = ", ".join(method_names())
         raise UnknownMethodError(f"unknown method {name!r} (known: {known})")
     return _REGISTRY[name]()
+
+
+def scope_table() -> str:
+    """The method × scope matrix as a Markdown table, derived from each method's `Scope` (and
+    `ALIASES`): the table the README shows."""
+    _discover()
+    former: dict[str, list[str]] = {}
+    for old, new in ALIASES.items():
+        former.setdefault(new, []).append(old)
+    lines = [
+        "| method | kind | two-layer | deep | activations | formerly |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in method_names():
+        method = _REGISTRY[name]
+        columns = method.scope.describe()
+        aliases = ", ".join(f"`{alias}`" for alias in sorted(former.get(name, [])))
+        lines.append(
+            f"| `{name}` | {method.kind} | {columns['two-layer']} | {columns['deep']} | "
+            f"{columns['activations']} | {aliases} |"
+        )
+    return "\n".join(lines)

@@ -14,7 +14,6 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from scipy.optimize import linprog
 
 from certify import certify
 from certify.certificates import DeepLipSDPCertificate
@@ -34,6 +33,7 @@ from models.deep import linear_layers, network_from_layers
 from models.formats import ModelFormatError, load_model, save_model
 from models.torch_io import from_module, to_module
 
+from .oracles import pattern_oracle
 from .strategies import PIECEWISE_LINEAR, SMOOTH
 
 LIPSDP = Path(__file__).parents[1] / ".." / "shared" / "peers" / "lipsdp"
@@ -43,7 +43,6 @@ SETTINGS = settings(
     deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None
 )
 #: Chebyshev radii above this count as realised regions, below minus this as empty ones.
-REALISED = 1e-7
 
 
 def _net(sizes, activation="relu", seed=0, bias=1.0) -> DeepNetwork:
@@ -83,60 +82,6 @@ def deep_networks(draw: st.DrawFn, activations: tuple[str, ...] = PIECEWISE_LINE
         weights.append(W)
         biases.append(b)
     return DeepNetwork(tuple(weights), tuple(biases), draw(st.sampled_from(activations)))
-
-
-def pattern_oracle(net: DeepNetwork, norm: str = "2") -> tuple[float, float]:
-    """Brute force for piecewise-linear σ: [max ‖J‖ over activation patterns whose region has a
-    Chebyshev radius > REALISED, max over those not proven empty (radius > −REALISED)], in the
-    ℓ2 operator norm or (``norm="inf"``) the ℓ∞ one, the largest row ℓ1 norm.
-
-    Depth-first over the layers: inside the region of a pattern prefix the next pre-activations
-    are affine in x, so each pattern's region is an LP; f is affine with Jacobian J on each
-    region, and Lip(f) is the largest ‖J‖₂ over the regions with interior.  A neuron whose
-    pre-activation is constant on the region gets no constraint (its slope multiplies a zero
-    row of the Jacobian)."""
-    slope_low = net.activation.slope_lower
-    bounds = [0.0, 0.0]
-
-    def visit(layer: int, P: np.ndarray, q: np.ndarray, rows, offsets, signs) -> None:
-        if layer == net.depth - 1:
-            J = net.weights[-1] @ P
-            value = float(np.linalg.norm(J, 2) if norm == "2" else np.abs(J).sum(axis=1).max())
-            radius = _radius(rows, offsets, signs)
-            for end, realised in enumerate((radius > REALISED, radius > -REALISED)):
-                if realised:
-                    bounds[end] = max(bounds[end], value)
-            return
-        Z, c = net.weights[layer] @ P, net.weights[layer] @ q + net.biases[layer]
-        varying = np.any(Z != 0, axis=1)
-        for pattern in itertools.product((1.0, -1.0), repeat=int(np.sum(varying))):
-            s = np.where(c > 0, 1.0, -1.0)
-            s[varying] = pattern
-            new = (rows + list(Z[varying]), offsets + list(c[varying]), signs + list(pattern))
-            if _radius(*new) <= -REALISED:
-                continue
-            slopes = np.where(s > 0, 1.0, slope_low)
-            visit(layer + 1, slopes[:, None] * Z, slopes * c, *new)
-
-    visit(0, np.eye(net.d), np.zeros(net.d), [], [], [])
-    return bounds[0], bounds[1]
-
-
-def _radius(rows, offsets, signs) -> float:
-    """The Chebyshev radius (capped at 1) of {x : s_i(r_i·x + c_i) > 0}, rows normalised first
-    (HiGHS misjudges rows of norm 10⁻⁹)."""
-    if not rows:
-        return 1.0
-    norms = np.linalg.norm(rows, axis=1)
-    s = np.array(signs)
-    G = np.hstack([-s[:, None] * np.array(rows) / norms[:, None], np.ones((len(rows), 1))])
-    cost = np.zeros(G.shape[1])
-    cost[-1] = -1.0
-    bounds = [(None, None)] * (G.shape[1] - 1) + [(None, 1.0)]
-    result = linprog(cost, A_ub=G, b_ub=s * np.array(offsets) / norms, bounds=bounds,
-                     method="highs")
-    assert result.status == 0, result.message
-    return float(result.x[-1])
 
 
 def _verified(report, kind):
