@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from fractions import Fraction
 from itertools import combinations, pairwise, product
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.io import loadmat
 from scipy.optimize import linprog
 
 from certify.methods import Budget, get_method
 from certify.problem import Problem
 from certify.regions import PrefixLP, active_neurons, chebyshev_center
 from certify.upper.exact import ExactCertificate, ExactRegions, exact_lipschitz
+from certify.upper.pattern_bnb import PatternCertificate, PatternNode, pattern_search
 from certify.upper.subtree import side_slopes
 from certify.verify import verify
 from certify.verify.checks.exact import gradient_norm_lower
@@ -413,3 +417,188 @@ def test_applicability() -> None:
     assert "exceed" in method.why_not(Problem(wide))
     with pytest.raises(ValueError, match="piecewise linear"):
         exact_lipschitz(smooth)
+
+
+# The pattern branch and bound (`certify.upper.pattern_bnb`), the engine of `exact` for many
+# outputs or independent rows.
+
+ROOT = Path(__file__).resolve().parents[1]
+MNIST = ROOT.parent / "shared" / "peers" / "lipsdp" / "mnist_weights.mat"
+MNIST_CERTIFICATE = ROOT / "benchmarks" / "results" / "mnist_exact.json"
+
+
+def _degenerate_net(seed: int, biased: bool) -> TwoLayerNetwork:
+    """k ≤ 10 (≤ 7 with biases or a duplicated or mirrored neuron), d ≤ 5 (d ≥ k when not
+    ``biased``), m ≤ 4, weights scaled 1e-6 … 1e6, and by turns zero rows, duplicated or mirrored
+    neurons, k = 1 and d = 1."""
+    rng = np.random.default_rng(seed)
+    k = 1 if seed % 7 == 0 else int(rng.integers(2, 8 if biased or seed % 3 == 0 else 11))
+    d = 1 if seed % 5 == 0 and biased else int(rng.integers(1, 6)) + (0 if biased else k)
+    m = int(rng.integers(1, 5))
+    scale_W, scale_A = 10.0 ** rng.integers(-6, 7, size=2)
+    W, A = rng.standard_normal((k, d)) * scale_W, rng.standard_normal((m, k)) * scale_A
+    b = rng.standard_normal(k) * scale_W * biased
+    if k > 1 and seed % 3 == 0:
+        W[1], b[1] = rng.choice([1.0, -1.0]) * W[0], b[0]
+    if k > 2 and seed % 4 == 0:
+        W[2] = 0.0
+    activation = PIECEWISE_LINEAR[seed % len(PIECEWISE_LINEAR)]
+    return TwoLayerNetwork.create(W, A, b=b, activation=activation)
+
+
+def _all_patterns_norm(net: TwoLayerNetwork) -> tuple[float, float]:
+    """max ‖J_s‖₂ over every sign vector of the active neurons when their rows of W are
+    independent (each one is realised, Wx + b taking every value), else `_enumerated_norms`."""
+    active = active_neurons(net)
+    if np.linalg.matrix_rank(net.W[active]) < len(active):
+        return _enumerated_norms(net, margin=1e-6)
+    negative, positive = side_slopes(net.activation)
+    best = 0.0
+    for signs in product((negative, positive), repeat=len(active)):
+        jacobian = (net.A[:, active] * np.array(signs)) @ net.W[active]
+        best = max(best, float(np.linalg.norm(jacobian, 2)))
+    return best, best
+
+
+def _pattern_interval(net: TwoLayerNetwork, budget: Budget | None = None) -> tuple[float, float]:
+    """The verified (lower, upper) of the pattern search; NaN upper when it does not check."""
+    certificate = pattern_search(net, Budget() if budget is None else budget)
+    verdict = verify(Problem(net), certificate)
+    witness = certificate.witness
+    lower = 0.0 if witness is None else verify(Problem(net), witness).value
+    return lower, verdict.value if verdict.verified else math.nan
+
+
+@pytest.mark.parametrize("biased", [False, True])
+def test_pattern_search_brackets_the_enumeration(biased: bool) -> None:
+    """upper ≥ exact ≥ lower on 40 nets, and at least 90% of them closed to 1e-9 (bias-free:
+    k ≤ 10 with d ≥ k, every pattern realised; biased: k ≤ 7 against the LP enumeration)."""
+    closed = 0
+    for seed in range(40):
+        net = _degenerate_net(seed, biased)
+        lower, upper = _pattern_interval(net)
+        sure, possible = _enumerated_norms(net, 1e-6) if biased else _all_patterns_norm(net)
+        assert upper >= sure * (1 - 1e-12), seed
+        assert lower <= possible * (1 + 1e-12), seed
+        closed += upper <= possible * (1 + TIGHT) + 1e-300 and lower >= sure * (1 - TIGHT)
+    assert closed >= 36
+
+
+@settings(SETTINGS, max_examples=40)
+@given(networks())
+def test_pattern_search_matches_enumeration(net: TwoLayerNetwork) -> None:
+    lower, upper = _pattern_interval(net)
+    sure, possible = _enumerated_norms(net, margin=1e-6)
+    assert sure * (1 - TIGHT) <= upper <= possible * (1 + TIGHT) + 1e-100
+    assert sure * (1 - TIGHT) <= lower <= possible * (1 + 1e-12)
+
+
+def _pattern_certificate() -> tuple[TwoLayerNetwork, PatternCertificate]:
+    """A biased net with more neurons than inputs: splits, empty and bounded leaves."""
+    rng = np.random.default_rng(5)
+    net = TwoLayerNetwork.create(rng.standard_normal((9, 2)), rng.standard_normal((3, 9)),
+                                 b=rng.standard_normal(9))
+    return net, pattern_search(net, Budget())
+
+
+def test_pattern_checker_rejects_tampering() -> None:
+    net, certificate = _pattern_certificate()
+    problem = Problem(net)
+    honest = verify(problem, certificate)
+    assert honest.verified
+    nodes = certificate.nodes
+    kinds = {("split" if n.split is not None else "empty" if n.proof else "bounded") for n in nodes}
+    assert kinds == {"split", "empty", "bounded"}
+
+    def forged(position: int, node: PatternNode) -> bool:
+        changed = (*nodes[:position], node, *nodes[position + 1 :])
+        return verify(problem, dataclasses.replace(certificate, nodes=changed)).verified
+
+    for position in range(len(nodes)):
+        shorter = nodes[:position] + nodes[position + 1 :]
+        assert not verify(problem, dataclasses.replace(certificate, nodes=shorter)).verified
+    longer = (*nodes, nodes[-1])
+    assert not verify(problem, dataclasses.replace(certificate, nodes=longer)).verified
+    for position, node in enumerate(nodes):
+        if node.split is not None:
+            assert not forged(position, dataclasses.replace(node, split=len(certificate.neurons)))
+        elif node.proof is not None:
+            multipliers = (node.proof.multipliers[0] + 1, *node.proof.multipliers[1:])
+            assert not forged(position, dataclasses.replace(
+                node, proof=dataclasses.replace(node.proof, multipliers=multipliers)))
+        else:
+            assert not forged(position, dataclasses.replace(node, rho=node.rho / 2))
+            assert not forged(position, dataclasses.replace(node, multipliers=(*node.multipliers,
+                                                                                1.0)))
+    first_split = next(i for i, node in enumerate(nodes) if node.split is not None)
+    later = next(i for i, node in enumerate(nodes) if i > first_split and node.split is not None)
+    assert not forged(later, nodes[first_split])  # a split on a neuron already fixed
+    assert not verify(problem, dataclasses.replace(certificate, neurons=certificate.neurons[1:]))\
+        .verified
+
+
+def test_pattern_leaves_accept_any_multipliers_their_lmi_proves() -> None:
+    """Multipliers are only proposals: scaled ones are refused or prove a value that is still
+    an upper bound."""
+    net, certificate = _pattern_certificate()
+    problem = Problem(net)
+    lower = verify(problem, certificate.witness).value
+    rng = np.random.default_rng(0)
+    for position, node in enumerate(certificate.nodes):
+        if node.split is not None or node.proof is not None or not node.multipliers:
+            continue
+        scaled = tuple(t * 10.0 ** rng.uniform(-1, 1) for t in node.multipliers)
+        for rho in (node.rho, 100.0 * node.rho):
+            nodes = list(certificate.nodes)
+            nodes[position] = dataclasses.replace(node, multipliers=scaled, rho=rho)
+            verdict = verify(problem, dataclasses.replace(certificate, nodes=tuple(nodes)))
+            assert not verdict.verified or verdict.value >= lower
+
+
+@pytest.mark.parametrize("checks", [0, 1, 3, 10])
+def test_stopped_pattern_searches_stay_sound(checks: int) -> None:
+    net, _ = _pattern_certificate()
+    exact_lower, _ = _pattern_interval(net)
+    lower, upper = _pattern_interval(net, _Countdown(checks))
+    assert lower <= exact_lower * (1 + 1e-12) <= upper * (1 + 1e-12)
+
+
+def test_pattern_certificates_survive_json() -> None:
+    net, certificate = _pattern_certificate()
+    copy = PatternCertificate.from_dict(json.loads(json.dumps(certificate.to_dict())))
+    assert copy.nodes == certificate.nodes
+    assert verify(Problem(net), copy).value == verify(Problem(net), certificate).value
+
+
+def test_exact_picks_its_engine() -> None:
+    """The prefix search up to 32 active neurons with one output and 20 with more, the pattern
+    search beyond."""
+    rng = np.random.default_rng(3)
+    for (k, m), engine in [((32, 1), ExactCertificate), ((20, 2), ExactCertificate),
+                           ((33, 1), PatternCertificate), ((21, 2), PatternCertificate)]:
+        net = TwoLayerNetwork.create(rng.standard_normal((k, 3)), rng.standard_normal((m, k)),
+                                     b=rng.standard_normal(k))
+        assert isinstance(_certificate(net, _Countdown(2)), engine)
+
+
+def _mnist() -> TwoLayerNetwork:
+    if not MNIST.exists():
+        pytest.skip(f"{MNIST} is absent")
+    W, A = loadmat(MNIST)["weights"].ravel()
+    return TwoLayerNetwork.create(W, A)
+
+
+def test_the_published_mnist_constant_rechecks() -> None:
+    """benchmarks/results/mnist_exact.json proves Lip(f) of LipSDP's MNIST net to 1e-6."""
+    net = _mnist()
+    data = json.loads(MNIST_CERTIFICATE.read_text())
+    certificate = PatternCertificate.from_dict(data["certificate"])
+    upper = verify(Problem(net), certificate)
+    witness = dataclasses.replace(certificate.witness, value=float(data["lower"]))
+    lower = verify(Problem(net), witness)
+    assert upper.verified and lower.verified
+    assert lower.value <= upper.value <= lower.value * (1 + 1e-6)
+    assert upper.value == float(data["upper"])
+    assert lower.value >= float(data["lower"])
+    assert ExactLayer(net.W, net.b).contains(list(certificate.neurons), certificate.pattern,
+                                             certificate.witness.point)

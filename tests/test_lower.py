@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 
 from certify.evidence import PairWitness, PointWitness
 from certify.lower.ascent import GradientAscent
-from certify.lower.two_layer_ascent import TwoLayerAscent
 from certify.lower.pairs import PairSearch
 from certify.lower.patterns import PatternSearch, _Climb
 from certify.lower.sampling import GradientSampling
+from certify.lower.two_layer_ascent import TwoLayerAscent
 from certify.methods import Budget, get_method, method_names
 from certify.problem import Problem
 from certify.regions import active_neurons

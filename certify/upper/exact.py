@@ -13,6 +13,11 @@ A node stops being split when its region is proven empty (`certify.verify.farkas
 the parent's) falls to the best candidate, or when its signs are complete.  The leaves form a
 complete prefix code, which the checker re-derives together with every bound.  Out of time, the
 open nodes become leaves with their inherited bounds: the value stays a proven upper bound.
+
+This prefix search is the faster engine up to 32 active neurons with one output and up to 20 with
+more (measured on 2 cores: 3–8 times faster at d = 10, k = 16–32, m = 1; about even at k = 20–24,
+m = 2–3; benchmarks/README.md); beyond, `exact` runs the pattern branch and bound of
+`certify.upper.pattern_bnb`, whose LipSDP bounds scale to many outputs and neurons.
 """
 
 from __future__ import annotations
@@ -27,12 +32,14 @@ from models import TwoLayerNetwork
 
 from ..evidence import Certificate, PointWitness
 from ..lower.rounding import SDPRounding
-from ..methods import Budget, Kind, not_piecewise_linear, outside_scope, register
+from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..regions import PrefixLP, active_neurons
+from ..scope import Scope
 from ..threads import single_threaded
 from ..verify.dispatch import verify
 from ..verify.farkas import ExactLayer, FarkasProof
+from .pattern_bnb import PatternCertificate, pattern_search
 from .subtree import Iterate, SubtreeBound
 
 __all__ = ["ExactCertificate", "ExactRegions", "Leaf", "exact_lipschitz"]
@@ -226,20 +233,32 @@ class ExactRegions:
     kind: ClassVar[Kind] = "upper"
     default: ClassVar[bool] = True
     #: The search tree may have 2^max_neurons leaves; the time budget decides how many it visits.
-    max_neurons: ClassVar[int] = 32
+    max_neurons: ClassVar[int] = 128
+    #: The prefix search runs up to this many active neurons, with one output and with more
+    #: (module docstring).
+    prefix_neurons: ClassVar[tuple[int, int]] = (32, 20)
+
+    scope: ClassVar[Scope] = Scope.of(piecewise_linear_only=True)
 
     def why_not(self, problem: Problem) -> str | None:
-        if reason := outside_scope(problem, self.kind) or not_piecewise_linear(problem.net):
+        if reason := self.scope.why_not(problem, upper=True):
             return reason
         count = len(active_neurons(problem.net))
         if count > self.max_neurons:
             return f"{count} active neurons exceed the limit of {self.max_neurons}"
         return None
 
-    def run(self, problem: Problem, budget: Budget) -> ExactCertificate:
+    def run(self, problem: Problem, budget: Budget) -> ExactCertificate | PatternCertificate:
         net = problem.net
         with single_threaded():
-            return _Search(net, budget).run()
+            if self.prefix_search_pays(net):
+                return _Search(net, budget).run()
+            return pattern_search(net, budget)
+
+    def prefix_search_pays(self, net: TwoLayerNetwork) -> bool:
+        """Whether the prefix search is the faster engine (``prefix_neurons``)."""
+        single, many = self.prefix_neurons
+        return len(active_neurons(net)) <= (single if net.m == 1 else many)
 
 
 def exact_lipschitz(net: TwoLayerNetwork, seconds: float = math.inf) -> tuple[float, float]:

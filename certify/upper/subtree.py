@@ -30,8 +30,8 @@ import numpy as np
 
 from models import Activation, TwoLayerNetwork
 
+from ..estimates import spectral_norm_estimate
 from ..verify.floating import up
-from ..verify.norms import spectral_norm_estimate
 
 __all__ = ["Iterate", "SubtreeBound", "side_slopes"]
 
