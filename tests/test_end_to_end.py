@@ -89,8 +89,7 @@ def _doors(model: nn.Sequential, spec: str, folder: Path) -> dict[str, tuple[Pat
 def test_every_door_gives_the_interval_of_the_module(tmp_path: Path, spec: str, deep: bool):
     model = _trained(ACTIVATIONS[spec], deep)
     expected = _interval(model)
-    assert 0 < expected[1] < float("inf")
-    assert (expected[0] == 0) if deep else (0 < expected[0] <= expected[1])
+    assert 0 < expected[0] <= expected[1] < float("inf")
     for door, (path, options) in _doors(model, spec, tmp_path).items():
         try:
             found = _interval(path, **options)
