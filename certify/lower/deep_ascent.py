@@ -22,7 +22,7 @@ from ..estimates import top_direction
 from ..evidence import PointWitness
 from ..methods import Budget
 from ..problem import Problem
-from .search import Pace, gradient_norms
+from .search import Pace, gradient_norms, keep_better
 from .smoothing import SMOOTH_SLOPES, TEMPERATURES, AscentRounds, no_smooth_surrogate, normalised
 
 __all__ = ["DeepAscent"]
@@ -106,10 +106,7 @@ def _ascend(net: DeepNetwork, starts: np.ndarray, steps: int, budget: Budget) ->
         pace.lap()
         last = step == steps - 1 or not pace.fits()
         if last or step % 10 == 9:
-            current = (radius * unit).detach().numpy()
-            norms = gradient_norms(net, current)
-            better = norms > best_norms
-            best[better], best_norms[better] = current[better], norms[better]
+            keep_better(net, (radius * unit).detach().numpy(), best, best_norms)
         if last:
             break
     return best

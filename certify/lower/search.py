@@ -25,6 +25,7 @@ __all__ = [
     "gradient_norms",
     "inside",
     "jacobians",
+    "keep_better",
     "length_scales",
     "sample",
     "top_direction",
@@ -67,6 +68,14 @@ def gradient_norms(net: Network, X: np.ndarray, norm: Norm = "2") -> np.ndarray:
         [_batch_norms(net, X[start : start + rows], norm) for start in range(0, len(X), rows)]
     )
     return np.where(np.isfinite(norms), norms, -np.inf)
+
+
+def keep_better(net: Network, points: np.ndarray, best: np.ndarray, norms: np.ndarray) -> None:
+    """Replace, in place, each row of ``best`` (with gradient norms ``norms``) by the same row
+    of ``points`` where that one has the larger true ‖J‖₂."""
+    found = gradient_norms(net, points)
+    better = found > norms
+    best[better], norms[better] = points[better], found[better]
 
 
 def jacobians(net: Network, X: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ from ..estimates import top_direction
 from ..evidence import PointWitness
 from ..methods import Budget
 from ..problem import Problem
-from .search import Pace, gradient_norms, length_scales, sample
+from .search import Pace, gradient_norms, keep_better, length_scales, sample
 from .smoothing import SMOOTH_SLOPES, TEMPERATURES, AscentRounds, no_smooth_surrogate, normalised
 
 __all__ = ["TwoLayerAscent"]
@@ -107,10 +107,7 @@ def _ascend(
         pace.lap()
         last = step == steps - 1 or not pace.fits()
         if last or step % 10 == 9:
-            current = (radius * unit).detach().numpy()
-            current_norms = gradient_norms(net, current)
-            better = current_norms > best_norms
-            best[better], best_norms[better] = current[better], current_norms[better]
+            keep_better(net, (radius * unit).detach().numpy(), best, best_norms)
         if last:
             break
     return (best, best_norms) if budget.expired() else _nudged(net, best)

@@ -73,9 +73,15 @@ def lmi_blocks(
     beta: float,
 ) -> Blocks:
     """N(ρ, T) in floating point (``multipliers[l]`` is the diagonal of T_{l+1})."""
-    diagonals = [np.diag(t) for t in multipliers]
-    top_left = rho * np.eye(weights[0].shape[1])
+    diagonals, top_left = _multiplier_blocks(weights, multipliers, rho)
     return assemble(weights, diagonals, top_left, 2.0 * alpha * beta, -(alpha + beta), -1.0)
+
+
+def _multiplier_blocks(
+    weights: tuple[np.ndarray, ...], multipliers: tuple[np.ndarray, ...], rho: float
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """The diagonal matrices T_l and the top-left term ρI."""
+    return [np.diag(t) for t in multipliers], rho * np.eye(weights[0].shape[1])
 
 
 def lmi_magnitudes(
@@ -88,6 +94,5 @@ def lmi_magnitudes(
     """N(ρ, T) with every term replaced by its absolute value (t ≥ 0, ρ ≥ 0): the magnitudes
     that bound the rounding errors of `lmi_blocks` entry by entry."""
     absolute = tuple(np.abs(W) for W in weights)
-    diagonals = [np.diag(t) for t in multipliers]
-    top_left = rho * np.eye(weights[0].shape[1])
+    diagonals, top_left = _multiplier_blocks(weights, multipliers, rho)
     return assemble(absolute, diagonals, top_left, abs(2.0 * alpha * beta), abs(alpha + beta), 1.0)
