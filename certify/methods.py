@@ -16,10 +16,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar, Literal, Protocol
 
-from models import DeepNetwork, Network, TwoLayerNetwork
+from models import Network
 
 from .evidence import Evidence
-from .problem import Norm, Problem
+from .problem import Problem
 from .scope import Scope, not_globally_lipschitz
 
 __all__ = [
@@ -34,7 +34,6 @@ __all__ = [
     "method_names",
     "not_globally_lipschitz",
     "not_piecewise_linear",
-    "outside_scope",
     "register",
     "resolve_names",
     "scope_table",
@@ -86,22 +85,6 @@ def not_piecewise_linear(net: Network) -> str | None:
     if not net.activation.piecewise_linear:
         return f"activation {net.activation.spec!r} is not piecewise linear"
     return None
-
-
-def outside_scope(
-    problem: Problem,
-    kind: Kind,
-    *,
-    networks: tuple[type[Network], ...] = (TwoLayerNetwork,),
-    norms: tuple[Norm, ...] = ("2",),
-    domain_aware: bool = False,
-) -> str | None:
-    """Why a method of this scope does not apply to ``problem`` (None when it does): the
-    keyword form of `Scope.why_not`, for methods that have not declared a `Scope` yet."""
-    depths = [d for d, cls in (("two-layer", TwoLayerNetwork), ("deep", DeepNetwork))
-              if cls in networks]
-    regions = ("global", "domain") if domain_aware else ("global",)
-    return Scope.of(depths, norms, regions).why_not(problem, upper=kind == "upper")
 
 
 _REGISTRY: dict[str, type[BoundMethod]] = {}
