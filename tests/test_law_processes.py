@@ -100,6 +100,27 @@ def test_two_sweeps_on_one_database_share_the_tasks(tmp_path: Path) -> None:
 TASKS = Grid(n=(10,), d=(3,), k=(2, 4, 6), seeds=(0,)).tasks()
 
 
+def _open_and_share(db: Path, barrier: object) -> int:
+    """Open ``db`` once every process is ready, take tasks, and return how many rows it wrote."""
+    barrier.wait()
+    with Store(db) as store:
+        return sum(store.add({**task.as_dict(), "interpolated": 1}) for task in store.claimed(TASKS))
+
+
+def test_sweeps_opening_a_new_database_at_once_all_open_it(tmp_path: Path) -> None:
+    # SQLite answers "database is locked" to PRAGMA journal_mode=WAL without waiting (CI run 17)
+    import multiprocessing
+
+    processes = 4
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager, context.Pool(processes) as pool:
+        for attempt in range(8):
+            db = tmp_path / f"law{attempt}.sqlite"
+            barrier = manager.Barrier(processes)
+            written = pool.starmap(_open_and_share, [(db, barrier)] * processes)
+            assert sum(written) == len(TASKS) == len(read_rows(db))
+
+
 def test_a_task_claimed_by_another_sweep_is_taken_last_and_a_finished_one_never(
     tmp_path: Path,
 ) -> None:

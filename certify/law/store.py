@@ -18,6 +18,7 @@ database without writing anything, for reports of a read-only copy.
 from __future__ import annotations
 
 import sqlite3
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -59,6 +60,8 @@ RESULT_COLUMNS: dict[str, str] = {
 #: Files beside a database that hold committed pages not yet in it (write-ahead log) or the
 #: undo log of a transaction cut short (rollback journal).
 _SIDE_FILES = ("-wal", "-journal")
+#: How long a sweep waits for another one's lock on a shared database before giving up.
+_LOCK_SECONDS = 60.0
 
 Row = dict[str, object]
 _P = ParamSpec("_P")
@@ -115,10 +118,10 @@ class Store:
         self._owner = uuid.uuid4().hex
         self._columns = (*_KEY, *RESULT_COLUMNS)
         with _named(self.path):
-            self._connection = sqlite3.connect(self.path, timeout=60.0)
+            self._connection = sqlite3.connect(self.path, timeout=_LOCK_SECONDS)
             try:
                 self._connection.row_factory = sqlite3.Row
-                self._connection.execute("PRAGMA journal_mode=WAL")
+                _use_write_ahead_log(self._connection)
                 with self._connection:
                     _create_tables(self._connection)
             except BaseException:
@@ -242,7 +245,7 @@ def read_only(path: Path, immutable: bool = False) -> Iterator[sqlite3.Connectio
     """A connection that cannot write (URI ``mode=ro``); with ``immutable`` SQLite also takes
     no locks and creates no side files, trusting that nobody writes (https://sqlite.org/uri.html)."""
     uri = f"{path.absolute().as_uri()}?mode=ro{'&immutable=1' if immutable else ''}"
-    connection = sqlite3.connect(uri, uri=True, timeout=60.0)
+    connection = sqlite3.connect(uri, uri=True, timeout=_LOCK_SECONDS)
     connection.row_factory = sqlite3.Row
     try:
         yield connection
@@ -271,6 +274,22 @@ def read_rows(path: str | Path, networks: bool = False) -> list[Row]:
         if before is not None and _unlogged_state(path) != before:
             rows = _read(path, networks, immutable=False)
     return rows
+
+
+def _use_write_ahead_log(connection: sqlite3.Connection) -> None:
+    """Switch the database to write-ahead logging, waiting while other sweeps open it: SQLite
+    answers "database is locked" to this pragma at once, without its busy handler."""
+    deadline = time.monotonic() + _LOCK_SECONDS
+    pause = 0.005
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(2 * pause, 0.5)
 
 
 def _create_tables(connection: sqlite3.Connection) -> None:
