@@ -104,7 +104,9 @@ def _open_and_share(db: Path, barrier: object) -> int:
     """Open ``db`` once every process is ready, take tasks, and return how many rows it wrote."""
     barrier.wait()
     with Store(db) as store:
-        return sum(store.add({**task.as_dict(), "interpolated": 1}) for task in store.claimed(TASKS))
+        return sum(
+            store.add({**task.as_dict(), "interpolated": 1}) for task in store.claimed(TASKS)
+        )
 
 
 def test_sweeps_opening_a_new_database_at_once_all_open_it(tmp_path: Path) -> None:
