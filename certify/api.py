@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from models import Network
+from models import Network, TwoLayerNetwork
 
 from .domains import Domain
 from .evidence import Evidence
@@ -18,6 +18,7 @@ from .options import DEFAULT_SEED, MAX_SEED
 from .problem import Norm, Problem
 from .report import MethodResult, Report
 from .verify import Verdict, verify
+from .verify.checks.exact import gradient_norm_lower
 
 __all__ = [
     "DEFAULT_TIME_LIMIT",
@@ -25,6 +26,7 @@ __all__ = [
     "SettingsError",
     "certify",
     "check_settings",
+    "exact_lipschitz",
     "resolve_network",
     "run_method",
 ]
@@ -103,6 +105,27 @@ def run_method(name: str, problem: Problem, seconds: float, seed: int) -> Method
     return MethodResult(
         name, method.kind, value, verdict.verified, elapsed, claimed, evidence, verdict.note
     )
+
+
+def exact_lipschitz(net: TwoLayerNetwork, seconds: float = math.inf) -> tuple[float, float]:
+    """Proven (lower, upper) around Lip(f) from the method ``exact``: the checker's value, and
+    the exact rational ‖J_s‖₂ lower bound at the witness of the best realised region.
+
+    Out of time, the upper end stays proven and the lower end may fall short of Lip(f).
+    Raises ValueError where the method does not apply.
+    """
+    method = get_method("exact")
+    problem = Problem(net)
+    reason = method.why_not(problem)
+    if reason is not None:
+        raise ValueError(reason)
+    certificate = method.run(problem, Budget(seconds=seconds))
+    verdict = verify(problem, certificate)
+    if not verdict.verified:
+        raise RuntimeError(f"exact certificate rejected: {verdict.note}")
+    witness = certificate.witness
+    lower = 0.0 if witness is None else gradient_norm_lower(net, witness.point)
+    return lower, verdict.value
 
 
 def _checked(problem: Problem, evidence: Evidence) -> Verdict:

@@ -13,19 +13,26 @@ from typing import Literal
 
 import numpy as np
 
-from .evidence import Certificate
+from .evidence import Certificate, PointWitness
 
 __all__ = [
     "DeepLipSDPCertificate",
     "DomainSpectralCertificate",
+    "ExactCertificate",
+    "FarkasProof",
     "GeoLIPCertificate",
     "LayerProductCertificate",
+    "Leaf",
     "LinfLayerProductCertificate",
     "LinfProductCertificate",
     "LipSDPCertificate",
+    "PatternCertificate",
+    "PatternNode",
     "SpectralCertificate",
     "Variant",
 ]
+
+LeafKind = Literal["pattern", "empty", "bounded"]
 
 #: LipSDP's multiplier structure: one per neuron, or one per hidden layer.
 Variant = Literal["neuron", "layer"]
@@ -111,3 +118,103 @@ class DomainSpectralCertificate(Certificate):
     centre: float
     spread: tuple[float, float]
     whole: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class FarkasProof:
+    """Multipliers y_i > 0 (integers) on the rows ``rows`` (neuron indices) proving R empty."""
+
+    rows: tuple[int, ...]
+    multipliers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """An unsplit node: its signs on the first neurons of the order, and why it is a leaf.
+
+    "pattern": complete signs of a realised region; "empty": the prefix region is empty, by
+    ``proof``; "bounded": `SubtreeBound` with ``scaling`` covers it (pruned, undecided or out of
+    time).
+    """
+
+    signs: tuple[int, ...]
+    kind: LeafKind
+    proof: FarkasProof | None = None
+    scaling: tuple[float, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ExactCertificate(Certificate):
+    """The leaves of a complete search tree over the active neurons taken in ``order``, and a
+    point of the best realised region."""
+
+    order: tuple[int, ...]
+    leaves: tuple[Leaf, ...] = field(repr=False)
+    witness: PointWitness | None = None
+
+
+@dataclass(frozen=True)
+class PatternNode:
+    """A node of the search tree, in preorder.  A split on position ``split`` of the active
+    neurons has two subtrees, that neuron on, then off.  A leaf is either bounded, by the LMI at
+    ``rho`` with ``multipliers`` for its free neurons (in increasing order), or empty, by
+    ``proof``."""
+
+    split: int | None = None
+    rho: float = math.nan
+    multipliers: tuple[float, ...] = ()
+    proof: FarkasProof | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (floats as their repr, which round-trips)."""
+        if self.split is not None:
+            return {"split": self.split}
+        if self.proof is not None:
+            proof = self.proof
+            return {"rows": list(proof.rows), "proof": [str(y) for y in proof.multipliers]}
+        return {"rho": repr(self.rho), "t": [repr(t) for t in self.multipliers]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> PatternNode:
+        if "split" in data:
+            return cls(split=int(data["split"]))
+        if "proof" in data:
+            proof = FarkasProof(
+                tuple(int(i) for i in data["rows"]), tuple(int(y) for y in data["proof"])
+            )
+            return cls(proof=proof)
+        return cls(rho=float(data["rho"]), multipliers=tuple(float(t) for t in data["t"]))
+
+
+@dataclass(frozen=True)
+class PatternCertificate(Certificate):
+    """The preorder ``nodes`` of a complete split tree over the active ``neurons`` and a point of
+    the best realised region (``pattern``: its signs on the active neurons)."""
+
+    neurons: tuple[int, ...]
+    nodes: tuple[PatternNode, ...] = field(repr=False)
+    witness: PointWitness | None = field(default=None, repr=False)
+    pattern: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form of the certificate."""
+        witness = None if self.witness is None else self.witness.point.tolist()
+        return {
+            "value": repr(self.value),
+            "neurons": list(self.neurons),
+            "pattern": list(self.pattern),
+            "witness": witness,
+            "nodes": [node.to_dict() for node in self.nodes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> PatternCertificate:
+        point = data.get("witness")
+        witness = None if point is None else PointWitness(math.nan, np.array(point, dtype=float))
+        return cls(
+            value=float(data["value"]),
+            neurons=tuple(int(i) for i in data["neurons"]),
+            nodes=tuple(PatternNode.from_dict(n) for n in data["nodes"]),
+            witness=witness,
+            pattern=tuple(int(s) for s in data.get("pattern", ())),
+        )

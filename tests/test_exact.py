@@ -16,15 +16,17 @@ from hypothesis import strategies as st
 from scipy.io import loadmat
 from scipy.optimize import linprog
 
+from certify.api import exact_lipschitz
+from certify.certificates import ExactCertificate, FarkasProof, PatternCertificate, PatternNode
 from certify.methods import Budget, get_method
 from certify.problem import Problem
 from certify.regions import PrefixLP, active_neurons, chebyshev_center
-from certify.upper.exact import ExactCertificate, ExactRegions, exact_lipschitz
-from certify.upper.pattern_bnb import PatternCertificate, PatternNode, pattern_search
-from certify.upper.subtree import side_slopes
+from certify.upper.exact import ExactRegions
+from certify.upper.pattern_bnb import pattern_search
 from certify.verify import verify
 from certify.verify.checks.exact import gradient_norm_lower
-from certify.verify.farkas import ExactLayer, FarkasProof
+from certify.verify.farkas import ExactLayer
+from certify.verify.neurons import side_slopes
 from certify.verify.subtree import ProvenSubtreeBound
 from models import TwoLayerNetwork
 

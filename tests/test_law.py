@@ -3,6 +3,7 @@ sweep end to end (killed and resumed), the Dask path, and the report."""
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -185,8 +186,16 @@ def test_sweep_killed_then_resumed_loses_and_repeats_nothing(tmp_path: Path, cap
         assert set(summary[f"exponent_{end}"]) == {"value", "ci_low", "ci_high"}
     assert 0 < summary["c_lower"] <= summary["c_ceiling"]
     assert summary["theorem5_holds"] is None and summary["theorem5_min_ratio"] is None
-    assert {p.name for p in out.iterdir()} >= {"report.md", "figure2.png", "figure2.svg"}
+    assert {p.name for p in out.iterdir()} >= {"report.md", "figure2.png", "figure2.svg",
+                                                "rows.csv"}
     assert "## Verdicts" in (out / "report.md").read_text()
+    with (out / "rows.csv").open(newline="") as file:
+        table = list(csv.DictReader(file))
+    assert [float(row["lip_upper"] or "nan") for row in table] == pytest.approx(
+        [r["lip_upper"] if r["lip_upper"] is not None else float("nan") for r in after],
+        nan_ok=True,
+    )
+    assert "network" not in table[0]
 
 
 def test_worker_processes_and_dask_give_the_rows_of_the_in_process_path(tmp_path: Path) -> None:

@@ -25,9 +25,9 @@ from certify.problem import Problem
 from certify.regions import active_neurons, chebyshev_center
 from certify.upper.geolip import GeoLIPCertificate
 from certify.upper.linf_mixing import solve_dual
-from certify.upper.subtree import side_slopes
 from certify.verify import verify
 from certify.verify.bilinear import BilinearForm, slope_enclosure
+from certify.verify.neurons import side_slopes
 from models import TwoLayerNetwork
 from models.activations import ACTIVATION_NAMES, get_activation
 from models.formats import save_model

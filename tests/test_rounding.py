@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 
+from certify.api import exact_lipschitz
 from certify.lower.rounding import SDPRounding
 from certify.methods import Budget, get_method
 from certify.problem import Problem
-from certify.upper.exact import exact_lipschitz
 from certify.verify import verify
 from models import TwoLayerNetwork
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from .analysis import ENDS, TIGHT, Analysis, Fit, LineFit, Row, spread
 from .figures import draw_figures
 
-__all__ = ["verdicts", "write_report"]
+__all__ = ["verdicts", "write_report", "write_rows"]
 
 #: Rows listed at most in each table of networks.
 _LISTED = 25
@@ -171,9 +172,20 @@ def _failures(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+def write_rows(rows: Sequence[Row], path: Path) -> None:
+    """Every row as CSV (one column per field, networks left out, empty for None)."""
+    names = list(dict.fromkeys(name for row in rows for name in row if name != "network"))
+    with path.open("w", newline="", encoding="utf-8") as file:
+        writer = csv.DictWriter(file, names, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
-    """Write ``report.md`` and the figures into ``out``; returns the report's path."""
+    """Write ``report.md``, the figures and ``rows.csv`` into ``out``; returns the report's
+    path."""
     out.mkdir(parents=True, exist_ok=True)
+    write_rows(rows, out / "rows.csv")
     figures = draw_figures(analysis, out)
     sections = [
         "# Law of robustness: certified report",

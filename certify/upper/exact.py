@@ -24,27 +24,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 import numpy as np
 
 from models import TwoLayerNetwork
 
-from ..evidence import Certificate, PointWitness
-from ..lower.rounding import SDPRounding
+from ..certificates import ExactCertificate, FarkasProof, Leaf, LeafKind, PatternCertificate
+from ..evidence import PointWitness
+from ..lower.climb import rounded_climb
 from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..regions import PrefixLP, active_neurons
 from ..scope import Scope
 from ..threads import single_threaded
-from ..verify.dispatch import verify
-from ..verify.farkas import ExactLayer, FarkasProof
-from .pattern_bnb import PatternCertificate, pattern_search
+from ..verify.farkas import ExactLayer
+from .pattern_bnb import pattern_search
 from .subtree import Iterate, SubtreeBound
 
-__all__ = ["ExactCertificate", "ExactRegions", "Leaf", "exact_lipschitz"]
-
-LeafKind = Literal["pattern", "empty", "bounded"]
+__all__ = ["ExactRegions"]
 
 #: Columns of the power method's iterate Y (the rank of the relaxation's solution it can reach).
 _RANK = 16
@@ -52,31 +50,6 @@ _RANK = 16
 _STEPS, _ROUNDS = 4, 8
 #: Climbs of the rounding that seeds the search (more cost more than they save, measured).
 _SEED_STARTS = 4
-
-
-@dataclass(frozen=True)
-class Leaf:
-    """An unsplit node: its signs on the first neurons of the order, and why it is a leaf.
-
-    "pattern": complete signs of a realised region; "empty": the prefix region is empty, by
-    ``proof``; "bounded": `SubtreeBound` with ``scaling`` covers it (pruned, undecided or out of
-    time).
-    """
-
-    signs: tuple[int, ...]
-    kind: LeafKind
-    proof: FarkasProof | None = None
-    scaling: tuple[float, ...] | None = None
-
-
-@dataclass(frozen=True)
-class ExactCertificate(Certificate):
-    """The leaves of a complete search tree over the active neurons taken in ``order``, and a
-    point of the best realised region."""
-
-    order: tuple[int, ...]
-    leaves: tuple[Leaf, ...] = field(repr=False)
-    witness: PointWitness | None = None
 
 
 @dataclass(frozen=True)
@@ -125,9 +98,9 @@ class _Search:
         )
 
     def _seed(self) -> None:
-        """Start from the best point that `SDPRounding` finds in a quarter of the time left."""
+        """Start from the best point that `rounded_climb` finds in a quarter of the time left."""
         allowance = Budget(self.budget.remaining() / 4, self.budget.seed)
-        self._offer(SDPRounding(starts=_SEED_STARTS).run(Problem(self.net), allowance).point)
+        self._offer(rounded_climb(self.net, allowance, starts=_SEED_STARTS).point)
 
     def _root(self) -> _Node:
         centre = self.bound.centre(())
@@ -259,27 +232,3 @@ class ExactRegions:
         """Whether the prefix search is the faster engine (``prefix_neurons``)."""
         single, many = self.prefix_neurons
         return len(active_neurons(net)) <= (single if net.m == 1 else many)
-
-
-def exact_lipschitz(net: TwoLayerNetwork, seconds: float = math.inf) -> tuple[float, float]:
-    """Proven (lower, upper) around Lip(f): the checker's value, and the exact rational
-    ‖J_s‖₂ lower bound at the witness of the best realised region.
-
-    Out of time, the upper end stays proven and the lower end may fall short of Lip(f).
-    Raises ValueError where the method does not apply.
-    """
-    # The checker module imports this one, so it is imported here, once both exist.
-    from ..verify.checks.exact import gradient_norm_lower
-
-    method = ExactRegions()
-    problem = Problem(net)
-    reason = method.why_not(problem)
-    if reason is not None:
-        raise ValueError(reason)
-    certificate = method.run(problem, Budget(seconds=seconds))
-    verdict = verify(problem, certificate)
-    if not verdict.verified:
-        raise RuntimeError(f"exact certificate rejected: {verdict.note}")
-    witness = certificate.witness
-    lower = 0.0 if witness is None else gradient_norm_lower(net, witness.point)
-    return lower, verdict.value

@@ -43,17 +43,17 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
-from ..evidence import Certificate, PointWitness
-from ..lower.rounding import SDPRounding
+from ..certificates import FarkasProof, PatternCertificate, PatternNode
+from ..evidence import PointWitness
+from ..lower.climb import rounded_climb
 from ..methods import Budget
-from ..problem import Problem
 from ..regions import RegionLP, _quiet_highs, active_neurons
-from ..verify.farkas import ExactLayer, FarkasProof
+from ..verify.farkas import ExactLayer
+from ..verify.neurons import side_slopes
 from .lipsdp_barrier import minimise_barrier
 from .lipsdp_solvers import Centred, SchurForm, minimise_layer, safe_multipliers
-from .subtree import side_slopes
 
-__all__ = ["PatternCertificate", "PatternNode", "pattern_search"]
+__all__ = ["pattern_search"]
 
 Progress = Callable[[float, float, int], None]
 
@@ -75,73 +75,6 @@ _IMPLIED = 16
 _REPORT_EVERY = 200
 #: Least-squares realisation needs σ_min(W) above this fraction of σ_max(W).
 _CONDITION = 1e-8
-
-
-@dataclass(frozen=True)
-class PatternNode:
-    """A node of the search tree, in preorder.  A split on position ``split`` of the active
-    neurons has two subtrees, that neuron on, then off.  A leaf is either bounded, by the LMI at
-    ``rho`` with ``multipliers`` for its free neurons (in increasing order), or empty, by
-    ``proof``."""
-
-    split: int | None = None
-    rho: float = math.nan
-    multipliers: tuple[float, ...] = ()
-    proof: FarkasProof | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form (floats as their repr, which round-trips)."""
-        if self.split is not None:
-            return {"split": self.split}
-        if self.proof is not None:
-            proof = self.proof
-            return {"rows": list(proof.rows), "proof": [str(y) for y in proof.multipliers]}
-        return {"rho": repr(self.rho), "t": [repr(t) for t in self.multipliers]}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> PatternNode:
-        if "split" in data:
-            return cls(split=int(data["split"]))
-        if "proof" in data:
-            proof = FarkasProof(
-                tuple(int(i) for i in data["rows"]), tuple(int(y) for y in data["proof"])
-            )
-            return cls(proof=proof)
-        return cls(rho=float(data["rho"]), multipliers=tuple(float(t) for t in data["t"]))
-
-
-@dataclass(frozen=True)
-class PatternCertificate(Certificate):
-    """The preorder ``nodes`` of a complete split tree over the active ``neurons`` and a point of
-    the best realised region (``pattern``: its signs on the active neurons)."""
-
-    neurons: tuple[int, ...]
-    nodes: tuple[PatternNode, ...] = field(repr=False)
-    witness: PointWitness | None = field(default=None, repr=False)
-    pattern: tuple[int, ...] = ()
-
-    def to_dict(self) -> dict[str, object]:
-        """JSON-ready form of the certificate."""
-        witness = None if self.witness is None else self.witness.point.tolist()
-        return {
-            "value": repr(self.value),
-            "neurons": list(self.neurons),
-            "pattern": list(self.pattern),
-            "witness": witness,
-            "nodes": [node.to_dict() for node in self.nodes],
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, object]) -> PatternCertificate:
-        point = data.get("witness")
-        witness = None if point is None else PointWitness(math.nan, np.array(point, dtype=float))
-        return cls(
-            value=float(data["value"]),
-            neurons=tuple(int(i) for i in data["neurons"]),
-            nodes=tuple(PatternNode.from_dict(n) for n in data["nodes"]),
-            witness=witness,
-            pattern=tuple(int(s) for s in data.get("pattern", ())),
-        )
 
 
 @dataclass
@@ -207,9 +140,9 @@ class _Search:
         )
 
     def _seed(self) -> None:
-        """Start from the best point that `SDPRounding` finds in a quarter of the time left."""
+        """Start from the best point that `rounded_climb` finds in a quarter of the time left."""
         allowance = Budget(self.budget.remaining() / 4, self.budget.seed)
-        self._offer(SDPRounding(starts=_SEED_STARTS).run(Problem(self.net), allowance).point)
+        self._offer(rounded_climb(self.net, allowance, starts=_SEED_STARTS).point)
 
     def _target(self) -> float:
         return self.best_value * (1.0 + self.gap)

@@ -28,12 +28,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from models import Activation, TwoLayerNetwork
+from models import TwoLayerNetwork
 
 from ..estimates import spectral_norm_estimate
 from ..verify.floating import up
+from ..verify.neurons import side_slopes
 
-__all__ = ["Iterate", "SubtreeBound", "side_slopes"]
+__all__ = ["Iterate", "SubtreeBound"]
 
 
 class Iterate(NamedTuple):
@@ -41,12 +42,6 @@ class Iterate(NamedTuple):
 
     left: np.ndarray
     right: np.ndarray
-
-
-def side_slopes(activation: Activation) -> tuple[float, float]:
-    """(σ'₋, σ'₊): the slopes of a piecewise-linear σ on u < 0 and on u > 0."""
-    negative, positive = activation.derivative(np.array([-1.0, 1.0]))
-    return float(negative), float(positive)
 
 
 class SubtreeBound:

@@ -21,25 +21,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from flint import fmpq, fmpq_mat
 
+from ..certificates import FarkasProof
 from .floating import TINY, gamma
 
 __all__ = ["ExactLayer", "FarkasProof"]
 
 #: Float multipliers below this fraction of the largest are read as zero when guessing a support.
 _SUPPORT_CUTOFF = 1e-9
-
-
-@dataclass(frozen=True)
-class FarkasProof:
-    """Multipliers y_i > 0 (integers) on the rows ``rows`` (neuron indices) proving R empty."""
-
-    rows: tuple[int, ...]
-    multipliers: tuple[int, ...]
 
 
 def _dyadic(values: Iterable[float]) -> tuple[list[int], int]:

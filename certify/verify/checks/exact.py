@@ -17,12 +17,11 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
+from ...certificates import ExactCertificate, Leaf
 from ...problem import Problem
-from ...upper.exact import ExactCertificate, Leaf
-from ...upper.subtree import side_slopes
 from ..dispatch import Verdict, checker, unsupported
 from ..farkas import ExactLayer
-from ..neurons import active_neurons
+from ..neurons import active_neurons, side_slopes
 from ..subtree import ProvenSubtreeBound
 
 __all__ = ["gradient_norm_lower"]

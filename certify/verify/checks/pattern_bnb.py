@@ -29,14 +29,13 @@ import numpy as np
 
 from models import TwoLayerNetwork
 
+from ...certificates import PatternCertificate, PatternNode
 from ...problem import Problem
 from ...threads import single_threaded
-from ...upper.pattern_bnb import PatternCertificate, PatternNode
-from ...upper.subtree import side_slopes
 from ..dispatch import Verdict, checker, unsupported
 from ..farkas import ExactLayer
 from ..floating import up
-from ..neurons import active_neurons
+from ..neurons import active_neurons, side_slopes
 from .lipsdp import ReducedLMI
 
 #: Relative inflations of ρ tried for a leaf's LMI.
