@@ -52,17 +52,37 @@ def _plan(d: int, k: int, m: int, args: argparse.Namespace) -> list[tuple[str, d
     return [
         ("floor: numpy eigh(d + k)", {**base, "method": "floor"}, ""),
         ("spectral product", {**base, "method": "spectral"}, ""),
-        (f"ours (auto, tol {args.tolerance:g})",
-         {**base, "method": "lipsdp", "tolerance": args.tolerance, "budget": args.budget}, ""),
-        (f"ours (barrier, tol {args.reference_tolerance:g}) = reference",
-         {**base, "method": "lipsdp", "solver": "barrier",
-          "tolerance": args.reference_tolerance, "budget": args.cap}, ""),
-        ("cvxpy + SCS", {**base, "method": "lipsdp", "solver": "scs", "budget": args.cap}
-         if small else None, "" if small else too_big),
-        ("ECLipsE (eclipse-nn)", {**base, "method": "eclipse", "variant": "ECLipsE"}
-         if small and eclipse else None, too_big if not small else "" if eclipse else missing),
-        ("ECLipsE-Fast (eclipse-nn)", {**base, "method": "eclipse", "variant": "ECLipsE_Fast"}
-         if eclipse else None, "" if eclipse else missing),
+        (
+            f"ours (auto, tol {args.tolerance:g})",
+            {**base, "method": "lipsdp", "tolerance": args.tolerance, "budget": args.budget},
+            "",
+        ),
+        (
+            f"ours (barrier, tol {args.reference_tolerance:g}) = reference",
+            {
+                **base,
+                "method": "lipsdp",
+                "solver": "barrier",
+                "tolerance": args.reference_tolerance,
+                "budget": args.cap,
+            },
+            "",
+        ),
+        (
+            "cvxpy + SCS",
+            {**base, "method": "lipsdp", "solver": "scs", "budget": args.cap} if small else None,
+            "" if small else too_big,
+        ),
+        (
+            "ECLipsE (eclipse-nn)",
+            {**base, "method": "eclipse", "variant": "ECLipsE"} if small and eclipse else None,
+            too_big if not small else "" if eclipse else missing,
+        ),
+        (
+            "ECLipsE-Fast (eclipse-nn)",
+            {**base, "method": "eclipse", "variant": "ECLipsE_Fast"} if eclipse else None,
+            "" if eclipse else missing,
+        ),
     ]
 
 
@@ -71,8 +91,9 @@ def _run(spec: dict, cap: float) -> tuple[dict, str]:
     ``_GRACE`` seconds beyond the cap for imports, model building and verification."""
     command = [sys.executable, "-m", "benchmarks.measure", json.dumps(spec)]
     try:
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                              timeout=cap + _GRACE)
+        done = subprocess.run(
+            command, cwd=ROOT, capture_output=True, text=True, timeout=cap + _GRACE
+        )
     except subprocess.TimeoutExpired:
         return {}, f"timed out after {cap + _GRACE:g} s"
     if done.returncode != 0:
@@ -85,8 +106,9 @@ def _derive(rows: list[Row]) -> None:
     """Total time, its ratio to the floor, and the gap to the best dual bound at each size."""
     for size in {(r.d, r.k, r.m) for r in rows}:
         group = [r for r in rows if (r.d, r.k, r.m) == size]
-        floor = next((r.result.get("seconds_solve") for r in group if r.label.startswith("floor")),
-                     None)
+        floor = next(
+            (r.result.get("seconds_solve") for r in group if r.label.startswith("floor")), None
+        )
         lowers = [r.result.get("sdp_lower", math.nan) for r in group]
         lower = max((x for x in lowers if math.isfinite(x)), default=math.nan)
         for r in group:
@@ -101,28 +123,53 @@ def _derive(rows: list[Row]) -> None:
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.lipsdp_scaling",
-                                     description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="100x300,784x1024,1000x4096",
-                        help="comma-separated d x k (default: %(default)s)")
-    parser.add_argument("--outputs", default="1,10",
-                        help="comma-separated m (default: %(default)s)")
-    parser.add_argument("--tolerance", type=float, default=1e-3,
-                        help="relative tolerance of our run (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.lipsdp_scaling", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--sizes",
+        default="100x300,784x1024,1000x4096",
+        help="comma-separated d x k (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--outputs", default="1,10", help="comma-separated m (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-3,
+        help="relative tolerance of our run (default: %(default)s)",
+    )
     parser.add_argument("--reference-tolerance", type=float, default=1e-7)
-    parser.add_argument("--budget", type=float, default=50.0,
-                        help="our time budget, seconds; 50 keeps solve + verify within 60 s "
-                        "(default: %(default)s)")
-    parser.add_argument("--cap", type=float, default=600.0,
-                        help="time cap per measurement, seconds (default: %(default)s)")
-    parser.add_argument("--scs-size", type=int, default=400,
-                        help="largest d + k given to SCS and ECLipsE (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch and BLAS threads of every measurement; our interior-point "
-                        "solver and checker use one on the CPU regardless (default: %(default)s)")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=50.0,
+        help="our time budget, seconds; 50 keeps solve + verify within 60 s (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--cap",
+        type=float,
+        default=600.0,
+        help="time cap per measurement, seconds (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--scs-size",
+        type=int,
+        default=400,
+        help="largest d + k given to SCS and ECLipsE (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch and BLAS threads of every measurement; our interior-point "
+        "solver and checker use one on the CPU regardless (default: %(default)s)",
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--quick", action="store_true",
-                        help="small sizes only, to check the pipeline in a minute")
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes only, to check the pipeline in a minute"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     args = parser.parse_args(argv)
     if args.quick:
@@ -137,9 +184,11 @@ def _machine(args: argparse.Namespace, loads: list[tuple[float, ...]]) -> str:
 
     device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
     before, after = (", ".join(f"{x:.2f}" for x in load) for load in (loads[0], loads[-1]))
-    return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-            f"{args.threads} torch/BLAS threads, {device}; seed {args.seed}; load average "
-            f"{before} at the start, {after} at the end")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+        f"{args.threads} torch/BLAS threads, {device}; seed {args.seed}; load average "
+        f"{before} at the start, {after} at the end"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -64,8 +64,9 @@ def _certified(method: object, net: TwoLayerNetwork, seconds: float) -> Result:
 
 def _lipsdp(spec: dict, net: TwoLayerNetwork) -> Result:
     solver = spec.get("solver", "auto")
-    result = _certified(LipSDPNeuron(solver, spec.get("tolerance", 1e-6)), net,
-                        spec.get("budget", 60.0))
+    result = _certified(
+        LipSDPNeuron(solver, spec.get("tolerance", 1e-6)), net, spec.get("budget", 60.0)
+    )
     if solver == "scs" and result["solver"] != "scs":
         result["note"] = f"SCS failed; the bound is from the fallback ({result['solver']})"
     return result

@@ -10,8 +10,20 @@ from typing import Protocol
 
 __all__ = ["write_csv", "write_markdown", "write_plot"]
 
-COLUMNS = ("seconds_solve", "seconds_verify", "seconds_total", "ratio_to_floor", "bound",
-           "verified", "sdp_lower", "gap", "solver", "peak_mb", "added_mb", "load")
+COLUMNS = (
+    "seconds_solve",
+    "seconds_verify",
+    "seconds_total",
+    "ratio_to_floor",
+    "bound",
+    "verified",
+    "sdp_lower",
+    "gap",
+    "solver",
+    "peak_mb",
+    "added_mb",
+    "load",
+)
 
 
 class _Row(Protocol):
@@ -47,23 +59,44 @@ def _number(value: object, digits: int = 3) -> str:
 def write_markdown(rows: Sequence[_Row], path: Path, machine: str) -> None:
     """A table per output count m; times in seconds, memory in MB (peak resident, and the part
     added by the method above what the process held before it)."""
-    lines = ["# LipSDP-Neuron scaling", "", f"Machine: {machine}.", "",
-             "gap = bound / (largest dual lower bound found at that size) − 1, an upper bound on "
-             "the distance to the SDP optimum; ratio = total time / one eigh of size d + k; "
-             "load = 1-minute load average when the measurement started.", ""]
+    lines = [
+        "# LipSDP-Neuron scaling",
+        "",
+        f"Machine: {machine}.",
+        "",
+        "gap = bound / (largest dual lower bound found at that size) − 1, an upper bound on "
+        "the distance to the SDP optimum; ratio = total time / one eigh of size d + k; "
+        "load = 1-minute load average when the measurement started.",
+        "",
+    ]
     for m in sorted({r.m for r in rows}):
-        lines += [f"## m = {m}", "",
-                  "| d | k | method | solve s | verify s | total s | ratio | bound | verified "
-                  "| gap | peak MB | added MB | load | note |",
-                  "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|"]
+        lines += [
+            f"## m = {m}",
+            "",
+            "| d | k | method | solve s | verify s | total s | ratio | bound | verified "
+            "| gap | peak MB | added MB | load | note |",
+            "|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---|",
+        ]
         for r in (r for r in rows if r.m == m):
             x = r.result
-            cells = (x.get("seconds_solve"), x.get("seconds_verify"), x.get("seconds_total"),
-                     x.get("ratio_to_floor"), _number(x.get("bound"), 7), x.get("verified"),
-                     _number(x.get("gap"), 2), x.get("peak_mb"), x.get("added_mb"), x.get("load"))
+            cells = (
+                x.get("seconds_solve"),
+                x.get("seconds_verify"),
+                x.get("seconds_total"),
+                x.get("ratio_to_floor"),
+                _number(x.get("bound"), 7),
+                x.get("verified"),
+                _number(x.get("gap"), 2),
+                x.get("peak_mb"),
+                x.get("added_mb"),
+                x.get("load"),
+            )
             note = r.note or (f"solver: {x['solver']}" if x.get("solver") else "")
-            lines.append(f"| {r.d} | {r.k} | {r.label} | "
-                         + " | ".join(_number(c) for c in cells) + f" | {note} |")
+            lines.append(
+                f"| {r.d} | {r.k} | {r.label} | "
+                + " | ".join(_number(c) for c in cells)
+                + f" | {note} |"
+            )
         lines.append("")
     path.write_text("\n".join(lines))
 
@@ -82,13 +115,26 @@ def write_plot(rows: Sequence[_Row], path: Path) -> None:
     styles = dict(zip(sorted({r.m for r in rows}), ("-", "--", ":", "-."), strict=False))
     for colour, label in zip(colours, dict.fromkeys(r.label for r in rows), strict=False):
         for m, style in styles.items():
-            points = sorted((r.k, r.result["seconds_total"]) for r in rows
-                            if r.label == label and r.m == m and "seconds_total" in r.result)
+            points = sorted(
+                (r.k, r.result["seconds_total"])
+                for r in rows
+                if r.label == label and r.m == m and "seconds_total" in r.result
+            )
             if points:
-                axis.plot(*zip(*points, strict=True), marker="o", color=colour, linestyle=style,
-                          label=f"{label}, m={m}")
-    axis.set(xscale="log", yscale="log", xlabel="hidden neurons k",
-             ylabel="seconds (solve + verify)", title="LipSDP-Neuron: time against width")
+                axis.plot(
+                    *zip(*points, strict=True),
+                    marker="o",
+                    color=colour,
+                    linestyle=style,
+                    label=f"{label}, m={m}",
+                )
+    axis.set(
+        xscale="log",
+        yscale="log",
+        xlabel="hidden neurons k",
+        ylabel="seconds (solve + verify)",
+        title="LipSDP-Neuron: time against width",
+    )
     axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path, dpi=120)

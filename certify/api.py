@@ -163,7 +163,7 @@ def certify(
     """
     start = time.perf_counter()
     check_settings(time_limit, seed)
-    names = resolve_names(methods, default_only=True)
+    names = resolve_names(methods)
     if source is None and isinstance(model, (str, os.PathLike)):
         source = os.fspath(model)
     net = resolve_network(model, activation, trust_pickle, assume_chain)

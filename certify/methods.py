@@ -68,8 +68,6 @@ class BoundMethod(Protocol):
 
     name: ClassVar[str]
     kind: ClassVar[Kind]
-    #: Whether `certify` runs it when the user names no methods.
-    default: ClassVar[bool]
     #: The (depth, norm, region) cells it handles; ``why_not`` adds only its own conditions.
     scope: ClassVar[Scope]
 
@@ -115,15 +113,11 @@ def _discover() -> None:
             importlib.import_module(f"{package_name}.{module.name}")
 
 
-def method_names(kind: Kind | None = None, default_only: bool = False) -> list[str]:
+def method_names(kind: Kind | None = None) -> list[str]:
     """Registered names, upper bounds first, in a stable order."""
     _discover()
     classes = sorted(_REGISTRY.values(), key=lambda c: (c.kind != "upper", c.name))
-    return [
-        c.name
-        for c in classes
-        if (kind is None or c.kind == kind) and (c.default or not default_only)
-    ]
+    return [c.name for c in classes if kind is None or c.kind == kind]
 
 
 def canonical_name(name: str) -> str:
@@ -131,14 +125,14 @@ def canonical_name(name: str) -> str:
     return ALIASES.get(name, name)
 
 
-def resolve_names(names: Sequence[str] | None, default_only: bool = False) -> list[str]:
+def resolve_names(names: Sequence[str] | None) -> list[str]:
     """The registered names of ``names`` (aliases resolved, validated, duplicates dropped), or
-    every (default) method's when ``names`` is None.
+    every method's when ``names`` is None (each then runs where its scope applies).
 
     Raises `UnknownMethodError` for a name no method has.
     """
     if names is None:
-        return method_names(default_only=default_only)
+        return method_names()
     return list(dict.fromkeys(get_method(name).name for name in names))
 
 

@@ -145,6 +145,11 @@ class PrefixLP:
         starts = np.arange(count, dtype=np.int32) * (self.d + 1)
         columns = np.tile(np.arange(self.d + 1, dtype=np.int32), count)
         self.highs.addRows(
-            count, np.full(count, -highspy.kHighsInf), s * self.offsets[rows],
-            coefficients.size, starts, columns, coefficients.ravel(),
+            count,
+            np.full(count, -highspy.kHighsInf),
+            s * self.offsets[rows],
+            coefficients.size,
+            starts,
+            columns,
+            coefficients.ravel(),
         )

@@ -95,7 +95,9 @@ class Activation:
 
 def _relu() -> Activation:
     return Activation(
-        "relu", 0.0, 1.0,
+        "relu",
+        0.0,
+        1.0,
         value=lambda z: np.maximum(z, 0.0),
         derivative=lambda z: (z > 0).astype(float),
         value_ball=lambda z: z if z > 0 else (arb(0) if z < 0 else arb(0).union(z)),
@@ -108,7 +110,9 @@ def _leaky_relu(slope: float) -> Activation:
     s = float(slope)
     lo, hi = min(s, 1.0), max(s, 1.0)
     return Activation(
-        "leaky_relu", lo, hi,
+        "leaky_relu",
+        lo,
+        hi,
         value=lambda z: np.where(z > 0, z, s * z),
         derivative=lambda z: np.where(z > 0, 1.0, s),
         value_ball=lambda z: z if z > 0 else (s * z if z < 0 else z.union(s * z)),
@@ -124,7 +128,9 @@ def _sigmoid_ball(z: arb) -> arb:
 
 def _tanh() -> Activation:
     return Activation(
-        "tanh", 0.0, 1.0,
+        "tanh",
+        0.0,
+        1.0,
         value=np.tanh,
         derivative=lambda z: 1.0 - np.tanh(z) ** 2,
         value_ball=lambda z: z.tanh(),
@@ -137,7 +143,9 @@ def _sigmoid() -> Activation:
         return 0.5 * (1.0 + np.tanh(0.5 * z))
 
     return Activation(
-        "sigmoid", 0.0, 0.25,
+        "sigmoid",
+        0.0,
+        0.25,
         value=value,
         derivative=lambda z: value(z) * (1.0 - value(z)),
         value_ball=_sigmoid_ball,
@@ -150,7 +158,9 @@ def _softplus(beta: float) -> Activation:
     if not b > 0:
         raise UnknownActivationError(f"softplus needs beta > 0, got {beta}")
     return Activation(
-        "softplus", 0.0, 1.0,
+        "softplus",
+        0.0,
+        1.0,
         value=lambda z: np.logaddexp(0.0, b * z) / b,
         derivative=lambda z: 0.5 * (1.0 + np.tanh(0.5 * b * z)),
         value_ball=lambda z: (1 + (b * z).exp()).log() / b,
@@ -173,7 +183,9 @@ def _elu(alpha: float) -> Activation:
         return arb(1) if z > 0 else (neg if z < 0 else arb(1).union(neg))
 
     return Activation(
-        "elu", 0.0, max(1.0, a),
+        "elu",
+        0.0,
+        max(1.0, a),
         value=lambda z: np.where(z > 0, z, a * np.expm1(np.minimum(z, 0.0))),
         derivative=lambda z: np.where(z > 0, 1.0, a * np.exp(np.minimum(z, 0.0))),
         value_ball=value_ball,
@@ -201,7 +213,9 @@ def _gelu() -> Activation:
         return (-(z * z) / 2).exp() / (2 * arb.pi()).sqrt()
 
     return Activation(
-        "gelu", lo, hi,
+        "gelu",
+        lo,
+        hi,
         value=lambda z: z * phi_cdf(z),
         derivative=lambda z: phi_cdf(z) + z * np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi),
         value_ball=lambda z: z * cdf_ball(z),
@@ -218,7 +232,9 @@ def _erf(z: np.ndarray) -> np.ndarray:
 def _polynomial(degree: int) -> Activation:
     """u ↦ u^p (Theorems 7–8 of Bubeck, Li, Nagaraj): not globally Lipschitz for p ≥ 2."""
     return Activation(
-        "square" if degree == 2 else "cube", -math.inf, math.inf,
+        "square" if degree == 2 else "cube",
+        -math.inf,
+        math.inf,
         value=lambda z: z**degree,
         derivative=lambda z: degree * z ** (degree - 1),
         value_ball=lambda z: z**degree,

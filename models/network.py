@@ -63,8 +63,9 @@ def _check_shapes(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray]) -
     W_names, b_names = _names(len(weights))
     for i, (W, b) in enumerate(zip(weights, biases, strict=True)):
         if 0 in W.shape:
-            shapes = ", ".join(f"{n} has shape {w.shape}" for n, w in zip(W_names, weights,
-                                                                          strict=True))
+            shapes = ", ".join(
+                f"{n} has shape {w.shape}" for n, w in zip(W_names, weights, strict=True)
+            )
             raise NetworkError(f"empty layer: {shapes}")
         if b.shape != (W.shape[0],):
             raise NetworkError(
@@ -92,9 +93,7 @@ class Network:
                 f"{len(self.weights)} weight matrices but {len(self.biases)} bias vectors"
             )
         if len(self.weights) < 2:
-            raise NetworkError(
-                f"{len(self.weights)} linear layer(s): a network needs at least two"
-            )
+            raise NetworkError(f"{len(self.weights)} linear layer(s): a network needs at least two")
         W_names, b_names = _names(len(self.weights))
         weights = tuple(as_matrix(n, W, 2) for n, W in zip(W_names, self.weights, strict=True))
         biases = tuple(as_matrix(n, b, 1) for n, b in zip(b_names, self.biases, strict=True))

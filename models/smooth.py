@@ -48,8 +48,16 @@ def _fits(net: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, epsilon: float) ->
 
 
 def _penalised(
-    start: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, penalty: str, epsilon: float,
-    max_epochs: int, learning_rate: float, bias_free: bool, check_every: int, patience: int,
+    start: TwoLayerNetwork,
+    X: np.ndarray,
+    Y: np.ndarray,
+    penalty: str,
+    epsilon: float,
+    max_epochs: int,
+    learning_rate: float,
+    bias_free: bool,
+    check_every: int,
+    patience: int,
     powers: tuple[float, ...],
 ) -> TrainingResult:
     module = trainable_module(start, batch_norm=False, bias_free=bias_free)
@@ -112,13 +120,19 @@ class _Constrained(nn.Module):
             W, A = self.weights()
             b = torch.zeros(W.shape[0]) if self.first.bias is None else self.first.bias
             c = torch.zeros(A.shape[0]) if self.second.bias is None else self.second.bias
-            return TwoLayerNetwork.create(W.numpy(), A.numpy(), b=b.numpy(), c=c.numpy(),
-                                          activation=self.activation_spec)
+            return TwoLayerNetwork.create(
+                W.numpy(), A.numpy(), b=b.numpy(), c=c.numpy(), activation=self.activation_spec
+            )
 
 
 def _fit_at_level(
-    model: _Constrained, X: np.ndarray, Y: np.ndarray, epsilon: float, epochs: int,
-    learning_rate: float, check_every: int,
+    model: _Constrained,
+    X: np.ndarray,
+    Y: np.ndarray,
+    epsilon: float,
+    epochs: int,
+    learning_rate: float,
+    check_every: int,
 ) -> TwoLayerNetwork | None:
     """Adam on the square loss at the current ℓ; the first fitting checkpoint, else None."""
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -135,8 +149,14 @@ def _fit_at_level(
 
 
 def _bisect(
-    start: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, epsilon: float, max_epochs: int,
-    learning_rate: float, bias_free: bool, check_every: int,
+    start: TwoLayerNetwork,
+    X: np.ndarray,
+    Y: np.ndarray,
+    epsilon: float,
+    max_epochs: int,
+    learning_rate: float,
+    bias_free: bool,
+    check_every: int,
 ) -> TrainingResult:
     """Bisection on log ℓ in [ℓ₀/64, ℓ₀], ℓ₀ the start's product (which fits by assumption);
     each level warm-starts from the last level that fitted."""
@@ -185,17 +205,39 @@ def train_smooth(
     if penalty not in PENALTIES:
         raise ValueError(f"unknown penalty {penalty!r} (known: {', '.join(PENALTIES)})")
     X, Y = np.asarray(X, dtype=np.float64), as_targets(targets)
-    start = train_two_layer(X, Y, k, activation=get_activation(activation), epsilon=epsilon,
-                            max_epochs=max_epochs, learning_rate=learning_rate, seed=seed,
-                            check_every=check_every, bias_free=bias_free)
+    start = train_two_layer(
+        X,
+        Y,
+        k,
+        activation=get_activation(activation),
+        epsilon=epsilon,
+        max_epochs=max_epochs,
+        learning_rate=learning_rate,
+        seed=seed,
+        check_every=check_every,
+        bias_free=bias_free,
+    )
     if not start.interpolated:
         return start
     torch.manual_seed(seed)
     if penalty == "constrained":
-        result = _bisect(start.network, X, Y, epsilon, max_epochs, learning_rate, bias_free,
-                         check_every)
+        result = _bisect(
+            start.network, X, Y, epsilon, max_epochs, learning_rate, bias_free, check_every
+        )
     else:
-        result = _penalised(start.network, X, Y, penalty, epsilon, max_epochs, learning_rate,
-                            bias_free, check_every, patience, powers)
-    return TrainingResult(result.network, result.interpolated, start.epochs + result.epochs,
-                          result.loss, result.bound)
+        result = _penalised(
+            start.network,
+            X,
+            Y,
+            penalty,
+            epsilon,
+            max_epochs,
+            learning_rate,
+            bias_free,
+            check_every,
+            patience,
+            powers,
+        )
+    return TrainingResult(
+        result.network, result.interpolated, start.epochs + result.epochs, result.loss, result.bound
+    )

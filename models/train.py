@@ -27,8 +27,15 @@ from .network import TwoLayerNetwork
 from .torch_io import from_module, to_module
 
 __all__ = [
-    "CheckCallback", "TrainingResult", "as_targets", "fit_loss", "fits_labels", "fold_batch_norm",
-    "folding_gap", "train_two_layer", "trainable_module",
+    "CheckCallback",
+    "TrainingResult",
+    "as_targets",
+    "fit_loss",
+    "fits_labels",
+    "fold_batch_norm",
+    "folding_gap",
+    "train_two_layer",
+    "trainable_module",
 ]
 
 #: Called at each check of the fit with (epoch, mean square loss of the float64 net).
@@ -66,8 +73,13 @@ def fold_batch_norm(linear: nn.Linear, norm: nn.BatchNorm1d) -> nn.Linear:
     """The float64 affine layer equal to ``norm(linear(x))`` in eval mode: the torch-layer form of
     `models.batchnorm.fold_batch_norm` (W' = diag(s)·W, b' = s·(b − μ) + β, s = γ/√(σ² + ε))."""
     weight, bias = fold_batch_norm_arrays(
-        _array(linear.weight), _array(linear.bias), _array(norm.running_mean),
-        _array(norm.running_var), norm.eps, _array(norm.weight), _array(norm.bias),
+        _array(linear.weight),
+        _array(linear.bias),
+        _array(norm.running_mean),
+        _array(norm.running_var),
+        norm.eps,
+        _array(norm.weight),
+        _array(norm.bias),
     )
     folded = nn.Linear(linear.in_features, linear.out_features, dtype=torch.float64)
     with torch.no_grad():
@@ -197,8 +209,9 @@ def train_two_layer(
     X, Y = np.asarray(X, dtype=np.float64), as_targets(targets)
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    start = _initial_network(X.shape[1], k, Y.shape[1], get_activation(activation), seed,
-                             init_scale)
+    start = _initial_network(
+        X.shape[1], k, Y.shape[1], get_activation(activation), seed, init_scale
+    )
     module = trainable_module(start, batch_norm, bias_free).to(device)
     inputs = torch.from_numpy(X).to(device)
     outputs = torch.from_numpy(Y).to(device)

@@ -33,38 +33,58 @@ ONE_SEED = ["--seeds", "0"]
 #: on seed 0 (130 nets each), then the paper's stated protocol, then the other conjectures.
 EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
     "fig2-adam": ("reference: Adam lr 1e-2, no batch norm, stop at the first fit", FIG2),
-    "fig2-paper": ("the paper's protocol: batch norm, Adam lr 1e-3",
-                   ["--preset", "bln-fig2-paper", *ONE_SEED]),
+    "fig2-paper": (
+        "the paper's protocol: batch norm, Adam lr 1e-3",
+        ["--preset", "bln-fig2-paper", *ONE_SEED],
+    ),
     "fig2-batch-norm": ("batch norm on, lr 1e-2", [*FIG2, *ONE_SEED, "--batch-norm"]),
-    "fig2-lr-1e-3": ("Adam lr 1e-3 (up to 20,000 epochs), no batch norm",
-                     [*FIG2, *ONE_SEED, "--learning-rate", "1e-3", "--max-epochs", "20000"]),
-    "fig2-extra-epochs": ("500 epochs past the first fit",
-                          [*FIG2, *ONE_SEED, "--extra-epochs", "500"]),
+    "fig2-lr-1e-3": (
+        "Adam lr 1e-3 (up to 20,000 epochs), no batch norm",
+        [*FIG2, *ONE_SEED, "--learning-rate", "1e-3", "--max-epochs", "20000"],
+    ),
+    "fig2-extra-epochs": (
+        "500 epochs past the first fit",
+        [*FIG2, *ONE_SEED, "--extra-epochs", "500"],
+    ),
     "fig2-init-0.1": ("initial weights × 0.1", [*FIG2, *ONE_SEED, "--init-scale", "0.1"]),
-    "fig2-smooth": ("smooth training (LipSDP penalty): Conjecture 1's smoothest interpolator",
-                    [*FIG2, *ONE_SEED, "--train", "smooth"]),
-    "fig2-construct": ("a construction instead of training",
-                       [*FIG2, *ONE_SEED, "--train", "construct"]),
-    "fig2-bias-free": ("b = 0, c = 0: Theorem 5 checked on every net",
-                       [*FIG2, *ONE_SEED, "--bias-free"]),
-    "fig3-0.4": ("Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size",
-                 ["--preset", "bln-fig3", "--scale", "0.4"]),
+    "fig2-smooth": (
+        "smooth training (LipSDP penalty): Conjecture 1's smoothest interpolator",
+        [*FIG2, *ONE_SEED, "--train", "smooth"],
+    ),
+    "fig2-construct": (
+        "a construction instead of training",
+        [*FIG2, *ONE_SEED, "--train", "construct"],
+    ),
+    "fig2-bias-free": (
+        "b = 0, c = 0: Theorem 5 checked on every net",
+        [*FIG2, *ONE_SEED, "--bias-free"],
+    ),
+    "fig3-0.4": (
+        "Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size",
+        ["--preset", "bln-fig3", "--scale", "0.4"],
+    ),
 }
 
 
 def _certify(*arguments: str, capture: bool = False) -> str:
     command = [sys.executable, "-m", "certify", "law", *arguments]
-    done = subprocess.run(command, check=True, text=True,
-                          stdout=subprocess.PIPE if capture else None)
+    done = subprocess.run(
+        command, check=True, text=True, stdout=subprocess.PIPE if capture else None
+    )
     return done.stdout or ""
 
 
 def _machine() -> dict[str, object]:
     import torch
 
-    return {"platform": platform.platform(), "processor": platform.processor(),
-            "cpus": os.cpu_count(), "python": platform.python_version(),
-            "torch": torch.__version__, "cuda": torch.cuda.is_available()}
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.cuda.is_available(),
+    }
 
 
 def run(name: str, workers: int | None) -> None:
@@ -81,8 +101,13 @@ def run(name: str, workers: int | None) -> None:
     log_path = folder / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {"sessions": []}
     log["command"] = "certify law " + " ".join(arguments)
-    log["sessions"].append({"finished": datetime.now(UTC).isoformat(timespec="seconds"),
-                            "wall_seconds": round(seconds, 1), "machine": _machine()})
+    log["sessions"].append(
+        {
+            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+            "wall_seconds": round(seconds, 1),
+            "machine": _machine(),
+        }
+    )
     log["wall_seconds"] = round(sum(s["wall_seconds"] for s in log["sessions"]), 1)
     log_path.write_text(json.dumps(log, indent=2) + "\n")
     _certify("report", "--db", str(database), "--out", str(folder))
@@ -90,9 +115,12 @@ def run(name: str, workers: int | None) -> None:
 
 def ablation_table() -> str:
     """The paper-form fit of each finished experiment, one row each."""
-    lines = ["| experiment | setting | nets | interpolating | wall (s) | "
-             + " | ".join(f"{end}: α, β, r" for end in ("proxy", "lower", "upper")) + " |",
-             "|" + "---|" * 8]
+    lines = [
+        "| experiment | setting | nets | interpolating | wall (s) | "
+        + " | ".join(f"{end}: α, β, r" for end in ("proxy", "lower", "upper"))
+        + " |",
+        "|" + "---|" * 8,
+    ]
     for name, (setting, _) in EXPERIMENTS.items():
         database = HERE / name / "law.sqlite"
         if not database.is_file():
@@ -104,15 +132,18 @@ def ablation_table() -> str:
             fit = summary["paper_fit"].get(end) or {}
             values = [fit.get(key) for key in ("slope", "intercept", "r")]
             fits.append(", ".join("—" if v is None else f"{v:.3g}" for v in values))
-        lines.append(f"| [{name}]({name}/report.md) | {setting} | {summary['runs']} | "
-                     f"{summary['interpolated']} | {wall:.0f} | " + " | ".join(fits) + " |")
+        lines.append(
+            f"| [{name}]({name}/report.md) | {setting} | {summary['runs']} | "
+            f"{summary['interpolated']} | {wall:.0f} | " + " | ".join(fits) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", metavar="NAME",
-                        help="experiments to run (default: all)")
+    parser.add_argument(
+        "names", nargs="*", metavar="NAME", help="experiments to run (default: all)"
+    )
     parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     parser.add_argument("--list", action="store_true", help="list the experiments and stop")
     args = parser.parse_args()

@@ -94,7 +94,8 @@ def _radius(rows, offsets, signs) -> float:
     cost = np.zeros(G.shape[1])
     cost[-1] = -1.0
     bounds = [(None, None)] * (G.shape[1] - 1) + [(None, 1.0)]
-    result = linprog(cost, A_ub=G, b_ub=s * np.array(offsets) / norms, bounds=bounds,
-                     method="highs")
+    result = linprog(
+        cost, A_ub=G, b_ub=s * np.array(offsets) / norms, bounds=bounds, method="highs"
+    )
     assert result.status == 0, result.message
     return float(result.x[-1])

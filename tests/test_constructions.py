@@ -41,9 +41,13 @@ def test_fit_check_rejects_a_wrong_sign_and_encloses_the_outputs() -> None:
     X, y = generic_data(20, 5, "sphere", 0)
     rng = np.random.default_rng(0)
     for activation in ("relu", "tanh"):
-        net = TwoLayerNetwork.create(rng.standard_normal((6, 5)), rng.standard_normal((1, 6)),
-                                     b=rng.standard_normal(6), c=np.zeros(1),
-                                     activation=activation)
+        net = TwoLayerNetwork.create(
+            rng.standard_normal((6, 5)),
+            rng.standard_normal((1, 6)),
+            b=rng.standard_normal(6),
+            c=np.zeros(1),
+            activation=activation,
+        )
         proof = check_fit(net, X, y)
         outputs = net(X)[:, 0]
         assert proof.margin <= np.min(y * outputs)

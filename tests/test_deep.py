@@ -131,8 +131,11 @@ def test_deep_round_trip(tmp_path: Path, suffix: str, activation: str) -> None:
 def test_torch_modules_of_any_depth() -> None:
     torch.manual_seed(0)
     module = torch.nn.Sequential(
-        torch.nn.Linear(3, 4), torch.nn.ELU(0.5), torch.nn.Linear(4, 4, bias=False),
-        torch.nn.ELU(0.5), torch.nn.Linear(4, 2),
+        torch.nn.Linear(3, 4),
+        torch.nn.ELU(0.5),
+        torch.nn.Linear(4, 4, bias=False),
+        torch.nn.ELU(0.5),
+        torch.nn.Linear(4, 2),
     ).double()
     net = from_module(module)
     assert isinstance(net, DeepNetwork) and not net.biases[1].any()
@@ -145,8 +148,11 @@ def test_torch_modules_of_any_depth() -> None:
 def test_state_dict_with_unordered_names_is_refused_when_ambiguous(tmp_path: Path) -> None:
     net = _net([3, 3, 3, 3])
     path = tmp_path / "model.safetensors"
-    state = {"first.weight": net.weights[0], "middle.weight": net.weights[1],
-             "output.weight": net.weights[2]}
+    state = {
+        "first.weight": net.weights[0],
+        "middle.weight": net.weights[1],
+        "output.weight": net.weights[2],
+    }
     from safetensors.numpy import save_file
 
     save_file(state, path)
@@ -249,10 +255,10 @@ def _dense(blocks) -> np.ndarray:
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     N = np.zeros((offsets[-1], offsets[-1]))
     for k, block in enumerate(blocks.diagonal):
-        N[offsets[k]:offsets[k + 1], offsets[k]:offsets[k + 1]] = block
+        N[offsets[k] : offsets[k + 1], offsets[k] : offsets[k + 1]] = block
     for k, block in enumerate(blocks.upper):
-        N[offsets[k]:offsets[k + 1], offsets[k + 1]:offsets[k + 2]] = block
-        N[offsets[k + 1]:offsets[k + 2], offsets[k]:offsets[k + 1]] = block.T
+        N[offsets[k] : offsets[k + 1], offsets[k + 1] : offsets[k + 2]] = block
+        N[offsets[k + 1] : offsets[k + 2], offsets[k] : offsets[k + 1]] = block.T
     return N
 
 
@@ -277,9 +283,14 @@ def _dense_optimum(net: DeepNetwork, alpha: float, beta: float) -> float:
     return math.sqrt(problem.value)
 
 
-@pytest.mark.parametrize(("activation", "sizes"), [
-    ("relu", [2, 4, 3, 2]), ("leaky_relu(-0.5)", [3, 3, 2, 3, 1]), ("tanh", [2, 5, 4, 2]),
-])
+@pytest.mark.parametrize(
+    ("activation", "sizes"),
+    [
+        ("relu", [2, 4, 3, 2]),
+        ("leaky_relu(-0.5)", [3, 3, 2, 3, 1]),
+        ("tanh", [2, 5, 4, 2]),
+    ],
+)
 def test_both_solvers_reach_the_dense_optimum(activation: str, sizes: list[int]) -> None:
     net = _net(sizes, activation, seed=7)
     alpha, beta = net.activation.slope_lower, net.activation.slope_upper

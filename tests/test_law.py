@@ -33,14 +33,42 @@ from models.data import generic_data
 from models.train import train_two_layer
 
 #: A sweep small enough for a test: 2 × 2 × 2 cells, each trains and certifies in about a second.
-SWEEP = ["--n", "20", "40", "--d", "6", "--k", "8", "20", "--seeds", "0", "1",
-         "--max-epochs", "1500", "--time-limit", "1", "--workers", "1"]
-RESULT_FIELDS = ("interpolated", "epochs", "train_loss", "lip_lower", "lip_upper", "proxy",
-                 "theorem5", "theorem5_lower", "theorem5_upper", "upper_method", "error")
-
+SWEEP = [
+    "--n",
+    "20",
+    "40",
+    "--d",
+    "6",
+    "--k",
+    "8",
+    "20",
+    "--seeds",
+    "0",
+    "1",
+    "--max-epochs",
+    "1500",
+    "--time-limit",
+    "1",
+    "--workers",
+    "1",
+]
+RESULT_FIELDS = (
+    "interpolated",
+    "epochs",
+    "train_loss",
+    "lip_lower",
+    "lip_upper",
+    "proxy",
+    "theorem5",
+    "theorem5_lower",
+    "theorem5_upper",
+    "upper_method",
+    "error",
+)
 
 
 # --- grids -------------------------------------------------------------------------------------
+
 
 def test_presets_follow_the_paper_and_scale_down() -> None:
     fig2 = PRESETS["bln-fig2"].tasks()
@@ -70,6 +98,7 @@ def test_grid_files_and_bad_grids(tmp_path: Path) -> None:
 
 # --- the database ------------------------------------------------------------------------------
 
+
 def test_store_keys_rows_by_task_and_forgets_only_errors(tmp_path: Path) -> None:
     tasks = Grid(n=(10,), d=(3,), k=(2, 4), seeds=(0,)).tasks()
     with Store(tmp_path / "r.sqlite") as store:
@@ -85,6 +114,7 @@ def test_store_keys_rows_by_task_and_forgets_only_errors(tmp_path: Path) -> None
 
 
 # --- certified pieces --------------------------------------------------------------------------
+
 
 def _linear_net(w: np.ndarray) -> TwoLayerNetwork:
     """f(x) = relu(w·x) − relu(−w·x) = w·x, whose Lipschitz constant on the sphere is ‖w‖."""
@@ -153,6 +183,7 @@ def test_power_law_fit_recovers_exponent_with_a_covering_interval() -> None:
 
 # --- the sweep end to end ----------------------------------------------------------------------
 
+
 def _rows(db: Path) -> list[dict[str, object]]:
     with Store(db) as store:
         return store.rows()
@@ -178,16 +209,21 @@ def test_sweep_killed_then_resumed_loses_and_repeats_nothing(tmp_path: Path, cap
     assert _rows(db) == after
     capsys.readouterr()
     out = tmp_path / "report"
-    assert main(["report", "--db", str(db), "--json", "--out", str(out), "--resamples",
-                 "1000"]) == 0
+    assert (
+        main(["report", "--db", str(db), "--json", "--out", str(out), "--resamples", "1000"]) == 0
+    )
     summary = json.loads(capsys.readouterr().out)
     assert summary["runs"] == 8 and summary["interpolated"] >= 6
     for end in ("lower", "upper", "proxy"):
         assert set(summary[f"exponent_{end}"]) == {"value", "ci_low", "ci_high"}
     assert 0 < summary["c_lower"] <= summary["c_ceiling"]
     assert summary["theorem5_holds"] is None and summary["theorem5_min_ratio"] is None
-    assert {p.name for p in out.iterdir()} >= {"report.md", "figure2.png", "figure2.svg",
-                                                "rows.csv"}
+    assert {p.name for p in out.iterdir()} >= {
+        "report.md",
+        "figure2.png",
+        "figure2.svg",
+        "rows.csv",
+    }
     assert "## Verdicts" in (out / "report.md").read_text()
     with (out / "rows.csv").open(newline="") as file:
         table = list(csv.DictReader(file))
@@ -200,20 +236,22 @@ def test_sweep_killed_then_resumed_loses_and_repeats_nothing(tmp_path: Path, cap
 
 def test_worker_processes_and_dask_give_the_rows_of_the_in_process_path(tmp_path: Path) -> None:
     distributed = pytest.importorskip("distributed")
-    tasks = Grid(n=(20,), d=(6,), k=(10,), seeds=(0, 1), bias_free=True,
-                 max_epochs=1500).tasks()
+    tasks = Grid(n=(20,), d=(6,), k=(10,), seeds=(0, 1), bias_free=True, max_epochs=1500).tasks()
     settings = Settings(time_limit=5.0)
 
     def rows(name: str, **where: object) -> dict[tuple, tuple]:
         with Store(tmp_path / f"{name}.sqlite") as store:
             assert sweep(tasks, store, settings, **where) == len(tasks)
-            return {(r["n"], r["k"], r["seed"]): tuple(r[f] for f in RESULT_FIELDS)
-                    for r in store.rows()}
+            return {
+                (r["n"], r["k"], r["seed"]): tuple(r[f] for f in RESULT_FIELDS)
+                for r in store.rows()
+            }
 
     here = rows("here")
     assert rows("processes", workers=2) == here
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+    ) as cluster:
         assert rows("dask", scheduler=cluster.scheduler_address) == here
     with Store(tmp_path / "here.sqlite") as store:
         summary = analyse(store.rows()).summary()
@@ -230,8 +268,23 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, capsys) -> None:
 
 # --- the search for smooth interpolators (issue 8) ---------------------------------------------
 
-TINY_SWEEP = ["--n", "12", "--d", "6", "30", "--k", "12", "--seeds", "0", "--max-epochs", "600",
-              "--time-limit", "0.5", "--workers", "1"]
+TINY_SWEEP = [
+    "--n",
+    "12",
+    "--d",
+    "6",
+    "30",
+    "--k",
+    "12",
+    "--seeds",
+    "0",
+    "--max-epochs",
+    "600",
+    "--time-limit",
+    "0.5",
+    "--workers",
+    "1",
+]
 
 
 def test_every_train_mode_sweeps_reports_the_envelope_and_exports_rechecked_nets(
@@ -245,7 +298,10 @@ def test_every_train_mode_sweeps_reports_the_envelope_and_exports_rechecked_nets
     with Store(db) as store:
         rows = store.rows()
     assert sorted((r["train"], r["found_by"]) for r in rows if r["d"] == 30) == [
-        ("adam", "adam"), ("construct", "linear"), ("smooth", "smooth(lipsdp)")]
+        ("adam", "adam"),
+        ("construct", "linear"),
+        ("smooth", "smooth(lipsdp)"),
+    ]
     capsys.readouterr()
     assert main(["report", "--db", db, "--json", "--resamples", "50"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -260,8 +316,9 @@ def test_every_train_mode_sweeps_reports_the_envelope_and_exports_rechecked_nets
     assert len(files) == sum(r["interpolated"] == 1 for r in rows)
     for path in files:
         with np.load(path) as data:
-            net = TwoLayerNetwork.create(data["W"], data["A"], b=data["b"], c=data["c"],
-                                         activation=str(data["activation"]))
+            net = TwoLayerNetwork.create(
+                data["W"], data["A"], b=data["b"], c=data["c"], activation=str(data["activation"])
+            )
             assert check_fit(net, data["X"], data["y"]).fits(float(data["epsilon"]))
             assert data["lower"] <= data["upper"]
             assert str(data["train"]) in ("adam", "smooth", "construct")
@@ -270,12 +327,15 @@ def test_every_train_mode_sweeps_reports_the_envelope_and_exports_rechecked_nets
 def test_a_database_from_before_train_is_migrated_as_adam_rows(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     with sqlite3.connect(path) as connection:
-        connection.execute("CREATE TABLE runs (n INTEGER, d INTEGER, k INTEGER, seed INTEGER, "
-                           "activation TEXT, distribution TEXT, epsilon REAL, batch_norm "
-                           "INTEGER, bias_free INTEGER, learning_rate REAL, max_epochs INTEGER, "
-                           "lip_upper REAL, UNIQUE (n, d, k, seed))")
-        connection.execute("INSERT INTO runs VALUES (10, 5, 2, 0, 'relu', 'sphere', 0.02, 0, 0, "
-                           "0.01, 5000, 3.5)")
+        connection.execute(
+            "CREATE TABLE runs (n INTEGER, d INTEGER, k INTEGER, seed INTEGER, "
+            "activation TEXT, distribution TEXT, epsilon REAL, batch_norm "
+            "INTEGER, bias_free INTEGER, learning_rate REAL, max_epochs INTEGER, "
+            "lip_upper REAL, UNIQUE (n, d, k, seed))"
+        )
+        connection.execute(
+            "INSERT INTO runs VALUES (10, 5, 2, 0, 'relu', 'sphere', 0.02, 0, 0, 0.01, 5000, 3.5)"
+        )
     connection.close()
     with Store(path) as store:
         assert store.finished() == {Task(10, 5, 2, 0)}

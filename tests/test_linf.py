@@ -163,8 +163,11 @@ def test_geolip_checker_recomputes_the_bound_and_refuses_bad_multipliers() -> No
     proven = verify(problem, certificate)
     assert proven.verified and proven.value >= exact_linf(net)[0]
     assert verify(problem, replace(certificate, value=0.0)).value == proven.value
-    for rows in (-certificate.row_multipliers, certificate.row_multipliers * np.nan,
-                 certificate.row_multipliers[:, :-1]):
+    for rows in (
+        -certificate.row_multipliers,
+        certificate.row_multipliers * np.nan,
+        certificate.row_multipliers[:, :-1],
+    ):
         assert not verify(problem, replace(certificate, row_multipliers=rows)).verified
     assert not verify(Problem(net, "2"), certificate).verified
 

@@ -38,19 +38,31 @@ from .strategies import PIECEWISE_LINEAR, networks
 METHODS = (LipSDPNeuron, LipSDPLayer)
 SLOPES = [(0.0, 1.0), (0.1, 1.0), (-0.5, 1.0), (0.0, 0.25), (-0.1289, 1.1289), (1.0, 1.0)]
 ACTIVATIONS = (
-    "relu", "leaky_relu(0.1)", "leaky_relu(-0.5)", "leaky_relu(1)", "tanh", "sigmoid", "gelu",
-    "softplus", "elu(0.5)",
+    "relu",
+    "leaky_relu(0.1)",
+    "leaky_relu(-0.5)",
+    "leaky_relu(1)",
+    "tanh",
+    "sigmoid",
+    "gelu",
+    "softplus",
+    "elu(0.5)",
 )
 MNIST = Path(__file__).resolve().parents[2] / "shared" / "peers" / "lipsdp" / "mnist_weights.mat"
 SETTINGS = settings(
-    deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+    database=None,
     max_examples=40,
 )
 
 
 def _per_neuron(alpha, beta, k):
-    return (np.broadcast_to(np.asarray(alpha, dtype=float), (k,)),
-            np.broadcast_to(np.asarray(beta, dtype=float), (k,)))
+    return (
+        np.broadcast_to(np.asarray(alpha, dtype=float), (k,)),
+        np.broadcast_to(np.asarray(beta, dtype=float), (k,)),
+    )
 
 
 def _dense_lmi(W, A, t, rho, alpha, beta):
@@ -62,10 +74,12 @@ def _dense_lmi(W, A, t, rho, alpha, beta):
     L = (A[:, ~free] * alpha[~free]) @ W[~free]
     W_F, A_F, t_F, a, b = W[free], A[:, free], t[free], alpha[free], beta[free]
     off = -L.T @ A_F - W_F.T * ((a + b) * t_F)
-    return np.block([
-        [rho * np.eye(W.shape[1]) - L.T @ L + (W_F.T * (2 * a * b * t_F)) @ W_F, off],
-        [off.T, np.diag(2 * t_F) - A_F.T @ A_F],
-    ])
+    return np.block(
+        [
+            [rho * np.eye(W.shape[1]) - L.T @ L + (W_F.T * (2 * a * b * t_F)) @ W_F, off],
+            [off.T, np.diag(2 * t_F) - A_F.T @ A_F],
+        ]
+    )
 
 
 def _least_rho(W, A, t, alpha, beta):
@@ -87,10 +101,12 @@ def _dense_lmi_holds(W, A, t, rho, alpha, beta):
     L = (absA[:, ~free] * np.abs(alpha[~free])) @ absW[~free]
     W_F, A_F, t_F = absW[free], absA[:, free], t[free]
     off = L.T @ A_F + W_F.T * (np.abs(alpha + beta)[free] * t_F)
-    magnitude = np.block([
-        [rho * np.eye(d) + L.T @ L + (W_F.T * np.abs(2 * alpha * beta)[free] * t_F) @ W_F, off],
-        [off.T, np.diag(2 * t_F) + A_F.T @ A_F],
-    ])
+    magnitude = np.block(
+        [
+            [rho * np.eye(d) + L.T @ L + (W_F.T * np.abs(2 * alpha * beta)[free] * t_F) @ W_F, off],
+            [off.T, np.diag(2 * t_F) + A_F.T @ A_F],
+        ]
+    )
     error = gamma(2 * (d + k + A.shape[0]) + 16) * magnitude + TINY
     diagonal = np.diag(N)
     if not (np.all(np.isfinite(N)) and np.all(diagonal > 0.0)):
@@ -192,10 +208,13 @@ def test_smoothed_gradient_matches_finite_differences(shape):
     smoothed = form.smoothed(t, mu)
     assert smoothed.rho <= smoothed.value <= smoothed.rho + mu * math.log(d + k + m)
     steps = np.eye(k) * 1e-6 * t
-    numeric = [(form.smoothed(t + h, mu).value - form.smoothed(t - h, mu).value)
-               / (2 * h @ np.ones(k)) for h in steps]
-    np.testing.assert_allclose(smoothed.gradient, numeric, rtol=1e-5,
-                               atol=1e-8 * np.abs(smoothed.gradient).max())
+    numeric = [
+        (form.smoothed(t + h, mu).value - form.smoothed(t - h, mu).value) / (2 * h @ np.ones(k))
+        for h in steps
+    ]
+    np.testing.assert_allclose(
+        smoothed.gradient, numeric, rtol=1e-5, atol=1e-8 * np.abs(smoothed.gradient).max()
+    )
 
 
 def test_infeasible_multipliers_give_infinity():
@@ -336,8 +355,12 @@ def test_barrier_derivatives_match_finite_differences(alpha, beta, shape):
         return np.concatenate([[n.grad_rho], n.grad_t.numpy()])
 
     n = barrier.newton(point(rho, t))
-    hessian = np.block([[np.array([[n.hess_rho]]), n.hess_cross.numpy()[None, :]],
-                        [n.hess_cross.numpy()[:, None], n.hess_t.numpy()]])
+    hessian = np.block(
+        [
+            [np.array([[n.hess_rho]]), n.hess_cross.numpy()[None, :]],
+            [n.hess_cross.numpy()[:, None], n.hess_t.numpy()],
+        ]
+    )
     steps = np.diag(1e-6 * np.concatenate([[rho], t.numpy()]))
     numeric_gradient, numeric_hessian = [], []
     for h in steps:
@@ -346,10 +369,12 @@ def test_barrier_derivatives_match_finite_differences(alpha, beta, shape):
         width = 2.0 * h.max()
         numeric_gradient.append((point(*plus).barrier - point(*minus).barrier) / width)
         numeric_hessian.append((gradient(*plus) - gradient(*minus)) / width)
-    np.testing.assert_allclose(gradient(rho, t), numeric_gradient, rtol=1e-5,
-                               atol=1e-7 * np.abs(numeric_gradient).max())
-    np.testing.assert_allclose(hessian, numeric_hessian, rtol=1e-5,
-                               atol=1e-7 * np.abs(hessian).max())
+    np.testing.assert_allclose(
+        gradient(rho, t), numeric_gradient, rtol=1e-5, atol=1e-7 * np.abs(numeric_gradient).max()
+    )
+    np.testing.assert_allclose(
+        hessian, numeric_hessian, rtol=1e-5, atol=1e-7 * np.abs(hessian).max()
+    )
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -425,7 +450,7 @@ def test_checker_refuses_just_below_the_exact_least_rho_despite_cancellation(see
     assert not reduced_lmi_holds(W, A, t, _float_below(rho_star), 0.0, 1.0)
     assert reduced_lmi_holds(W, A, t, float(rho_star) * (1 + 1e-3), 0.0, 1.0)
     slopes = rng.uniform(-1.0, 1.0, k)
-    rho_star = sum(Fraction(s) * a_i * w_i for s, a_i, w_i in zip(slopes, a, w, strict=True))**2
+    rho_star = sum(Fraction(s) * a_i * w_i for s, a_i, w_i in zip(slopes, a, w, strict=True)) ** 2
     fixed = np.full(k, np.inf)
     assert not reduced_lmi_holds(W, A, fixed, _float_below(rho_star), slopes, slopes)
     assert reduced_lmi_holds(W, A, fixed, float(rho_star) * (1 + 1e-3), slopes, slopes)
@@ -453,8 +478,9 @@ def test_tampered_certificates_fail(method, shape):
         certificate, neurons=certificate.neurons[1:], multipliers=certificate.multipliers[1:]
     )
     infinite = dataclasses.replace(certificate, multipliers=np.full(n, np.inf))
-    narrowed = dataclasses.replace(certificate, slopes_lower=np.zeros(n),
-                                   slopes_upper=np.full(n, 0.5))
+    narrowed = dataclasses.replace(
+        certificate, slopes_lower=np.zeros(n), slopes_upper=np.full(n, 0.5)
+    )
     misshapen = dataclasses.replace(certificate, slopes_lower=np.zeros(n + 1))
     assert verify(Problem(net), certificate).value >= lower
     W, A = net.W[certificate.neurons], net.A[:, certificate.neurons]
@@ -471,8 +497,9 @@ def test_wider_slopes_are_accepted_and_looser():
     tight = LipSDPNeuron().run(Problem(net), Budget(2.0))
     lower, upper = np.full(k, -0.1), np.full(k, 1.2)
     t, rho = _optimal(net.W, net.A, lower, upper)
-    wide = dataclasses.replace(tight, rho=rho, multipliers=t, slopes_lower=lower,
-                               slopes_upper=upper)
+    wide = dataclasses.replace(
+        tight, rho=rho, multipliers=t, slopes_lower=lower, slopes_upper=upper
+    )
     verdict = verify(Problem(net), wide)
     assert verdict.verified
     assert verdict.value >= verify(Problem(net), tight).value
@@ -489,8 +516,15 @@ def test_narrowed_slopes_prove_the_lmi_but_are_refused(seed, lower, upper):
     assert reduced_lmi_holds(net.W, net.A, t, rho * (1 + 1e-6), lower, upper)
     if upper == 0.5:
         assert math.sqrt(rho) < exact_lipschitz(net)[0]
-    certificate = LipSDPCertificate(math.sqrt(rho), rho, t, np.arange(k), "neuron",
-                                    slopes_lower=np.full(k, lower), slopes_upper=np.full(k, upper))
+    certificate = LipSDPCertificate(
+        math.sqrt(rho),
+        rho,
+        t,
+        np.arange(k),
+        "neuron",
+        slopes_lower=np.full(k, lower),
+        slopes_upper=np.full(k, upper),
+    )
     assert not verify(Problem(net), certificate).verified
 
 
@@ -536,8 +570,9 @@ def test_domain_slopes_tighten_the_bound():
     box = Problem(net, domain=Box(np.full(2, -1.0), np.full(2, 1.0)))
     lower, upper = np.array([0.0, 1.0, 0.0, 0.0]), np.array([0.0, 1.0, 1.0, 1.0])
     t, rho = _optimal(W, A, lower, upper)
-    certificate = LipSDPCertificate(math.sqrt(rho), rho, t, np.arange(4), "neuron",
-                                    slopes_lower=lower, slopes_upper=upper)
+    certificate = LipSDPCertificate(
+        math.sqrt(rho), rho, t, np.arange(4), "neuron", slopes_lower=lower, slopes_upper=upper
+    )
     local = verify(box, certificate)
     assert local.verified
     assert local.value >= _sampled_lower(net, box=box.domain)
@@ -551,8 +586,9 @@ def test_zero_slopes_on_a_domain_prove_a_constant():
     """Where propagation proves every ReLU inactive on the box, f is constant there."""
     net = TwoLayerNetwork.create([[1.0, 0.0], [0.0, -1.0]], [[1.0, 2.0]], b=[-5.0, -5.0])
     zeros = np.zeros(2)
-    certificate = LipSDPCertificate(0.0, 0.0, np.full(2, np.inf), np.arange(2), "neuron",
-                                    slopes_lower=zeros, slopes_upper=zeros)
+    certificate = LipSDPCertificate(
+        0.0, 0.0, np.full(2, np.inf), np.arange(2), "neuron", slopes_lower=zeros, slopes_upper=zeros
+    )
     box = Box(np.full(2, -1.0), np.full(2, 1.0))
     assert verify(Problem(net, domain=box), certificate).value == 0.0
     assert not verify(Problem(net), certificate).verified
@@ -564,8 +600,9 @@ def test_zero_slopes_on_a_domain_prove_a_constant():
 def test_medium_net_verifies_with_a_small_gap():
     rng = np.random.default_rng(0)
     d, k, m = 200, 1000, 10
-    net = TwoLayerNetwork.create(rng.standard_normal((k, d)) / math.sqrt(d),
-                                 rng.standard_normal((m, k)) / math.sqrt(k))
+    net = TwoLayerNetwork.create(
+        rng.standard_normal((k, d)) / math.sqrt(d), rng.standard_normal((m, k)) / math.sqrt(k)
+    )
     certificate = LipSDPNeuron(tolerance=1e-4).run(Problem(net), Budget(60.0))
     verdict = verify(Problem(net), certificate)
     assert certificate.solver == "barrier" and verdict.verified
@@ -583,7 +620,7 @@ def test_wide_nets_use_the_first_order_solver():
 
 
 def test_methods_are_registered_and_refuse_unbounded_activations():
-    assert {"lipsdp-neuron", "lipsdp-layer"} <= set(method_names("upper", default_only=True))
+    assert {"lipsdp-neuron", "lipsdp-layer"} <= set(method_names("upper"))
     square = TwoLayerNetwork.create([[1.0]], [[1.0]], activation="square")
     for method in METHODS:
         assert method().why_not(Problem(square)) is not None
@@ -600,8 +637,10 @@ def test_barrier_on_the_gpu_matches_the_cpu():
     W, A = rng.standard_normal((40, 20)), rng.standard_normal((3, 40))
     data = Centred.of(W, A, 0.0, 1.0)
     start = minimise_layer(SchurForm(data), 5.0)
-    on = [minimise_barrier(data, start, 10.0, 1e-7, torch.device(device)).rho
-          for device in ("cpu", "cuda")]
+    on = [
+        minimise_barrier(data, start, 10.0, 1e-7, torch.device(device)).rho
+        for device in ("cpu", "cuda")
+    ]
     assert on[0] == pytest.approx(on[1], rel=1e-6)
 
 

@@ -74,15 +74,20 @@ def test_every_writer_round_trips_the_function(tmp_path: Path, stack, suffix: st
 
 
 @FUZZ
-@given(stack=layer_stacks(), layer_names=st.lists(names, min_size=4, max_size=4, unique=True),
-       numbered=st.booleans(), suffix=st.sampled_from((".pt", ".safetensors")))
+@given(
+    stack=layer_stacks(),
+    layer_names=st.lists(names, min_size=4, max_size=4, unique=True),
+    numbered=st.booleans(),
+    suffix=st.sampled_from((".pt", ".safetensors")),
+)
 def test_state_dicts_with_any_names(tmp_path: Path, stack, layer_names, numbered, suffix) -> None:
     """Names are numbered (``layers.0``, ``layers.2``) or arbitrary words, in a random order."""
     weights, biases, activation = stack
     net = network_from_layers(weights, biases, activation)
     prefixes = (
         [f"layers.{2 * i}" for i in range(len(weights))]
-        if numbered else layer_names[: len(weights)]
+        if numbered
+        else layer_names[: len(weights)]
     )
     state = OrderedDict()
     for prefix, W, b in zip(prefixes, weights, biases, strict=False):
@@ -92,9 +97,11 @@ def test_state_dicts_with_any_names(tmp_path: Path, stack, layer_names, numbered
         torch.save({key: torch.tensor(value) for key, value in state.items()}, path)
     else:
         save_file(dict(state), path)
-    ambiguous = not numbered and suffix == ".safetensors" and _orders_that_fit(
-        [W.shape for W in weights]
-    ) > 1
+    ambiguous = (
+        not numbered
+        and suffix == ".safetensors"
+        and _orders_that_fit([W.shape for W in weights]) > 1
+    )
     if ambiguous:
         with pytest.raises(ModelFormatError, match="cannot tell the order of layers"):
             load_model(path, activation=activation)

@@ -52,8 +52,13 @@ def test_surrogate_of_a_zero_matrix_has_a_finite_gradient() -> None:
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(1, 3), st.integers(1, 6), st.integers(1, 5), st.integers(0, 10**6),
-       st.sampled_from(["relu", "leaky_relu(0.1)", "tanh"]))
+@given(
+    st.integers(1, 3),
+    st.integers(1, 6),
+    st.integers(1, 5),
+    st.integers(0, 10**6),
+    st.sampled_from(["relu", "leaky_relu(0.1)", "tanh"]),
+)
 def test_lipsdp_factor_is_the_schur_form_with_feasible_multipliers(
     m: int, k: int, d: int, seed: int, activation: str
 ) -> None:
@@ -70,8 +75,9 @@ def test_lipsdp_factor_is_the_schur_form_with_feasible_multipliers(
     C = torch.eye(m, dtype=torch.float64) - A @ torch.diag(1 / (2 * t)) @ A.T
     assert torch.linalg.eigvalsh(C).min() > 0
     alpha, beta = sigma.slope_lower, sigma.slope_upper
-    G = (0.5 * (beta - alpha) ** 2 * W.T @ torch.diag(t) @ W
-         + 0.25 * (alpha + beta) ** 2 * (A @ W).T @ torch.linalg.solve(C, A @ W))
+    G = 0.5 * (beta - alpha) ** 2 * W.T @ torch.diag(t) @ W + 0.25 * (alpha + beta) ** 2 * (
+        A @ W
+    ).T @ torch.linalg.solve(C, A @ W)
     assert torch.allclose(B.T @ B, G, rtol=1e-8, atol=1e-8)
 
 

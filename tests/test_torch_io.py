@@ -96,33 +96,64 @@ def test_to_module_of_large_softplus_input_is_exact() -> None:
 @pytest.mark.parametrize(
     ("module", "expected"),
     [
-        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)),
-         "different activations between layers ('relu' and 'tanh')"),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1)),
+            "different activations between layers ('relu' and 'tanh')",
+        ),
         (nn.Sequential(nn.Linear(2, 3), nn.ReLU()), "not supported yet: 1 linear layer "),
-        (nn.Sequential(nn.Conv1d(1, 1, 3), nn.ReLU(), nn.Linear(3, 1)),
-         "unsupported layer 0: Conv1d"),
-        (nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)),
-         "expected Linear, activation, Linear, …, Linear; got Linear, Linear"),
-        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.ReLU(), nn.BatchNorm1d(3)),
-         "layer 4: BatchNorm1d after the last linear layer's activation cannot be folded"),
-        (nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(3, 1)),
-         "layer 1: BatchNorm1d has 4 features next to a linear layer of width 3"),
-        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.BatchNorm1d(3, track_running_stats=False),
-                       nn.Linear(3, 1)), "normalises by the statistics of each batch"),
-        (nn.Sequential(nn.Flatten(0), nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)),
-         "only Flatten(start_dim=1, end_dim=-1)"),
-        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.LayerNorm(3), nn.Linear(3, 1)),
-         "unsupported layer 2: LayerNorm"),
-        (nn.Sequential(nn.Linear(2, 3), nn.GELU(approximate="tanh"), nn.Linear(3, 1)),
-         "approximate='tanh'"),
-        (nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1), nn.ReLU()),
-         "expected Linear, activation, Linear"),
-        (nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Tanh(), nn.Linear(3, 1)),
-         "expected Linear, activation, Linear"),
+        (
+            nn.Sequential(nn.Conv1d(1, 1, 3), nn.ReLU(), nn.Linear(3, 1)),
+            "unsupported layer 0: Conv1d",
+        ),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.Dropout(), nn.Linear(3, 1)),
+            "expected Linear, activation, Linear, …, Linear; got Linear, Linear",
+        ),
+        (
+            nn.Sequential(
+                nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 3), nn.ReLU(), nn.BatchNorm1d(3)
+            ),
+            "layer 4: BatchNorm1d after the last linear layer's activation cannot be folded",
+        ),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Linear(3, 1)),
+            "layer 1: BatchNorm1d has 4 features next to a linear layer of width 3",
+        ),
+        (
+            nn.Sequential(
+                nn.Linear(2, 3),
+                nn.ReLU(),
+                nn.BatchNorm1d(3, track_running_stats=False),
+                nn.Linear(3, 1),
+            ),
+            "normalises by the statistics of each batch",
+        ),
+        (
+            nn.Sequential(nn.Flatten(0), nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)),
+            "only Flatten(start_dim=1, end_dim=-1)",
+        ),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.LayerNorm(3), nn.Linear(3, 1)),
+            "unsupported layer 2: LayerNorm",
+        ),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.GELU(approximate="tanh"), nn.Linear(3, 1)),
+            "approximate='tanh'",
+        ),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1), nn.ReLU()),
+            "expected Linear, activation, Linear",
+        ),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Tanh(), nn.Linear(3, 1)),
+            "expected Linear, activation, Linear",
+        ),
         (nn.Linear(2, 3), "not supported yet: 1 linear layer"),
         (nn.ReLU(), "no linear layer found"),
-        (nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(float("nan")), nn.Linear(3, 1)),
-         "must be finite"),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.LeakyReLU(float("nan")), nn.Linear(3, 1)),
+            "must be finite",
+        ),
     ],
 )
 def test_unsupported_modules_are_refused(module: nn.Module, expected: str) -> None:
@@ -244,8 +275,10 @@ def test_a_custom_forward_needs_assume_chain_and_is_checked() -> None:
     module = Wrapper()
     x = _inputs()
     np.testing.assert_allclose(
-        from_module(module, assume_chain=True)(x), _torch_forward(module.double(), x),
-        rtol=1e-12, atol=1e-12,
+        from_module(module, assume_chain=True)(x),
+        _torch_forward(module.double(), x),
+        rtol=1e-12,
+        atol=1e-12,
     )
     with pytest.raises(ModelFormatError) as error:
         from_module(Wrapper(forward_twice=True), assume_chain=True)

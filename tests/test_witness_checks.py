@@ -60,9 +60,7 @@ def test_point_on_other_kinks_is_refused(activation: str) -> None:
 
 def test_kinks_of_neurons_that_cannot_change_f_are_harmless() -> None:
     # Neuron 1 has w = 0 with its bias on the kink; neuron 2 has a zero output column.
-    net = TwoLayerNetwork.create(
-        [[2.0], [0.0], [1.0]], [[3.0, 1.0, 0.0]], b=[1.0, 0.0, -1.0]
-    )
+    net = TwoLayerNetwork.create([[2.0], [0.0], [1.0]], [[3.0, 1.0, 0.0]], b=[1.0, 0.0, -1.0])
     verdict = verify(Problem(net), PointWitness(value=6.0, point=np.array([1.0])))
     assert verdict.verified and verdict.value == 6.0
 

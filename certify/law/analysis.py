@@ -29,13 +29,26 @@ import numpy as np
 if TYPE_CHECKING:
     from .envelope import Envelope
 
-__all__ = ["Analysis", "Fit", "LineFit", "analyse", "fit_line", "fit_power_law", "is_trained",
-           "paper_fits", "spread"]
+__all__ = [
+    "Analysis",
+    "Fit",
+    "LineFit",
+    "analyse",
+    "fit_line",
+    "fit_power_law",
+    "is_trained",
+    "paper_fits",
+    "spread",
+]
 
 Row = dict[str, object]
 #: Buckets of k/n, from the regime where the law is tight (k ≈ n) to few neurons.
-BUCKETS = ((0.5, math.inf, "k ≥ n/2"), (0.1, 0.5, "n/10 ≤ k < n/2"),
-           (0.02, 0.1, "n/50 ≤ k < n/10"), (0.0, 0.02, "k < n/50"))
+BUCKETS = (
+    (0.5, math.inf, "k ≥ n/2"),
+    (0.1, 0.5, "n/10 ≤ k < n/2"),
+    (0.02, 0.1, "n/50 ≤ k < n/10"),
+    (0.0, 0.02, "k < n/50"),
+)
 ENDS = ("lower", "upper", "proxy")
 #: The law counts as tight where the median upper end is within this factor of c_lower·√(n/k).
 TIGHT = 3.0
@@ -58,8 +71,11 @@ class Fit:
             low, high = ci if ci is not None else (None, None)
             return {"value": value, "ci_low": low, "ci_high": high}
 
-        return {"nets": self.nets, "exponent": interval(self.exponent, self.exponent_ci),
-                "constant": interval(self.constant, self.constant_ci)}
+        return {
+            "nets": self.nets,
+            "exponent": interval(self.exponent, self.exponent_ci),
+            "constant": interval(self.constant, self.constant_ci),
+        }
 
 
 def _least_squares(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -86,8 +102,9 @@ def fit_power_law(x: np.ndarray, y: np.ndarray, resamples: int, seed: int) -> Fi
         low, high = np.percentile(values[keep], [2.5, 97.5])
         return float(low), float(high)
 
-    return Fit(int(lx.size), float(slope), ci(slopes), float(np.exp(intercept)),
-               ci(np.exp(intercepts)))
+    return Fit(
+        int(lx.size), float(slope), ci(slopes), float(np.exp(intercept)), ci(np.exp(intercepts))
+    )
 
 
 @dataclass(frozen=True)
@@ -228,8 +245,14 @@ def _buckets(rows: Sequence[Row], c_lower: float | None) -> list[dict[str, objec
         tight = None
         if c_lower and medians["upper"] is not None:
             tight = bool(medians["upper"] <= TIGHT * c_lower)
-        out.append({"range": label, "nets": len(inside), **{
-            f"median_{end}_over_root": value for end, value in medians.items()}, "tight": tight})
+        out.append(
+            {
+                "range": label,
+                "nets": len(inside),
+                **{f"median_{end}_over_root": value for end, value in medians.items()},
+                "tight": tight,
+            }
+        )
     return out
 
 
@@ -294,8 +317,9 @@ def analyse(
     found = [r for r in rows if r.get("error") is None and r.get("interpolated") == 1]
     good = [r for r in found if is_trained(r)] or found
     ratio = _column(good, "n") / _column(good, "k")
-    fits = {end: fit_power_law(ratio, _column(good, _COLUMNS[end]), resamples, seed)
-            for end in ENDS}
+    fits = {
+        end: fit_power_law(ratio, _column(good, _COLUMNS[end]), resamples, seed) for end in ENDS
+    }
     root = _column(good, "sqrt_n_over_k")
     lower, upper = _column(good, "lip_lower"), _column(good, "lip_upper")
     low, high = _root_bounds(good)

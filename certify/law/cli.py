@@ -78,7 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--n", type=positive_integer, nargs="+", help="numbers of data points")
     run.add_argument("--d", type=positive_integer, nargs="+", help="input dimensions")
     run.add_argument(
-        "--k", type=_neurons, nargs="+",
+        "--k",
+        type=_neurons,
+        nargs="+",
         help=f"numbers of neurons, or rules of n and d: {', '.join(K_RULES)}",
     )
     run.add_argument("--seeds", type=seed, nargs="+", help="data and training seeds")
@@ -88,7 +90,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-norm", action="store_true", default=None, help="train with BN")
     run.add_argument("--bias-free", action="store_true", default=None, help="b = 0 and c = 0")
     run.add_argument(
-        "--train", choices=TRAINS,
+        "--train",
+        choices=TRAINS,
         help="how each net is found: Adam (default), smooth training (smooth = LipSDP penalty) "
         "or a construction",
     )
@@ -99,33 +102,40 @@ def _parser() -> argparse.ArgumentParser:
         "--max-epochs", type=positive_integer, help="epochs at most until a fit (default 5000)"
     )
     run.add_argument(
-        "--init-scale", type=positive_number,
+        "--init-scale",
+        type=positive_number,
         help="multiply the He-style initial weights (default 1)",
     )
     run.add_argument(
         "--batch-size", type=non_negative_integer, help="Adam's mini-batch size (default 0: all)"
     )
     run.add_argument(
-        "--extra-epochs", type=non_negative_integer,
+        "--extra-epochs",
+        type=non_negative_integer,
         help="epochs trained past the first fit (default 0)",
     )
     run.add_argument(
-        "--upper-method", action="append", metavar="NAME",
+        "--upper-method",
+        action="append",
+        metavar="NAME",
         help=f"upper-bound method (repeatable; default {', '.join(DEFAULT_UPPER_METHODS)})",
     )
     run.add_argument(
-        "--time-limit", type=positive_seconds, default=Settings.time_limit, metavar="SECONDS",
+        "--time-limit",
+        type=positive_seconds,
+        default=Settings.time_limit,
+        metavar="SECONDS",
         help=f"allowance per method and for the sphere search (default {Settings.time_limit})",
     )
     run.add_argument(
-        "--workers", type=positive_integer, default=os.cpu_count() or 1,
+        "--workers",
+        type=positive_integer,
+        default=os.cpu_count() or 1,
         help="local worker processes (default: one per core; 1 runs in this process)",
     )
     run.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler, e.g. tcp://h:8786")
     run.add_argument("--device", default="cpu", help="torch device for training (cpu, cuda)")
-    run.add_argument(
-        "--retry-errors", action="store_true", help="run again the tasks that crashed"
-    )
+    run.add_argument("--retry-errors", action="store_true", help="run again the tasks that crashed")
     report = commands.add_parser("report", help="fit the scaling and write the report")
     report.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
     report.add_argument("--out", metavar="DIR", help="write report.md and figures there")
@@ -134,7 +144,9 @@ def _parser() -> argparse.ArgumentParser:
         "--resamples", type=positive_integer, default=2000, help="bootstrap resamples"
     )
     report.add_argument(
-        "--gap", type=at_least_one, default=2.0,
+        "--gap",
+        type=at_least_one,
+        default=2.0,
         help="upper/lower ratio flagged too wide (default 2)",
     )
     report.add_argument("--seed", type=seed, default=0, help="bootstrap seed")
@@ -146,17 +158,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-_OVERRIDES = ("n", "d", "k", "seeds", "activation", "distribution", "epsilon", "batch_norm",
-              "bias_free", "learning_rate", "max_epochs", "train", "init_scale", "batch_size",
-              "extra_epochs")
+_OVERRIDES = (
+    "n",
+    "d",
+    "k",
+    "seeds",
+    "activation",
+    "distribution",
+    "epsilon",
+    "batch_norm",
+    "bias_free",
+    "learning_rate",
+    "max_epochs",
+    "train",
+    "init_scale",
+    "batch_size",
+    "extra_epochs",
+)
 
 
 def _grid(args: argparse.Namespace) -> Grid:
     """The preset or grid file, scaled, then overridden by the options given."""
     if args.preset and args.grid:
         raise GridError("give --preset or --grid, not both")
-    overrides = {name: getattr(args, name) for name in _OVERRIDES if getattr(args, name)
-                 is not None}
+    overrides = {
+        name: getattr(args, name) for name in _OVERRIDES if getattr(args, name) is not None
+    }
     if args.preset:
         base = PRESETS[args.preset]
     elif args.grid:
@@ -217,8 +244,7 @@ def _run(args: argparse.Namespace) -> int:
             show(refresh=board.report(task, text))
 
         try:
-            written = sweep(pending, store, settings, args.workers, args.scheduler, progress,
-                            stage)
+            written = sweep(pending, store, settings, args.workers, args.scheduler, progress, stage)
         finally:
             bar.close()
     print(
@@ -253,8 +279,10 @@ def _export(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         raise UsageError(f"no results database at {args.db}")
     summary = export_networks(args.db, args.out)
-    print(f"{len(summary.written)} nets written to {args.out}, each with a proven fit; "
-          f"{summary.unproven} left out (fit not proven)")
+    print(
+        f"{len(summary.written)} nets written to {args.out}, each with a proven fit; "
+        f"{summary.unproven} left out (fit not proven)"
+    )
     return 0
 
 

@@ -49,25 +49,36 @@ class Envelope:
         fit = self.fit
         lines = []
         if fit.exponent is not None:
-            lines.append(f"- The envelope (smallest verified upper end per cell, over "
-                         f"{len(self.cells)} cells) grows as (n/k)^{fit.exponent:.3f} [95 % CI "
-                         f"{fit.exponent_ci[0]:.3f}, {fit.exponent_ci[1]:.3f}].")
+            lines.append(
+                f"- The envelope (smallest verified upper end per cell, over "
+                f"{len(self.cells)} cells) grows as (n/k)^{fit.exponent:.3f} [95 % CI "
+                f"{fit.exponent_ci[0]:.3f}, {fit.exponent_ci[1]:.3f}]."
+            )
         if self.c_trained is not None:
-            verdict = ("the law survived this attempt" if self.below == 0 else
-                       "there the trained nets' curve is not a lower bound for all interpolators "
-                       "(a verified upper end lies below it; the conjecture's unspecified c "
-                       "may still be smaller)")
-            lines.append(f"- Conjecture 1: the envelope lies below the trained nets' lower-end "
-                         f"curve {self.c_trained:.3g}·√(n/k) in {self.below} of "
-                         f"{len(self.cells)} cells: {verdict}.")
+            verdict = (
+                "the law survived this attempt"
+                if self.below == 0
+                else "there the trained nets' curve is not a lower bound for all interpolators "
+                "(a verified upper end lies below it; the conjecture's unspecified c "
+                "may still be smaller)"
+            )
+            lines.append(
+                f"- Conjecture 1: the envelope lies below the trained nets' lower-end "
+                f"curve {self.c_trained:.3g}·√(n/k) in {self.below} of "
+                f"{len(self.cells)} cells: {verdict}."
+            )
         if self.tight_constant is not None:
             modest = "modest" if self.tight_constant <= MODEST else "not modest"
-            lines.append(f"- Conjecture 2: over the {self.tight_cells} cells with n/d ≤ k ≤ n, "
-                         f"some interpolator has a verified Lip ≤ C·√(n/k) with C = "
-                         f"{self.tight_constant:.3g} ({modest}, threshold {MODEST:g}).")
+            lines.append(
+                f"- Conjecture 2: over the {self.tight_cells} cells with n/d ≤ k ≤ n, "
+                f"some interpolator has a verified Lip ≤ C·√(n/k) with C = "
+                f"{self.tight_constant:.3g} ({modest}, threshold {MODEST:g})."
+            )
         if self.adam_over_smooth is not None:
-            lines.append(f"- Median over cells of (smallest Adam upper end)/(smallest smooth "
-                         f"upper end): {self.adam_over_smooth:.3g}.")
+            lines.append(
+                f"- Median over cells of (smallest Adam upper end)/(smallest smooth "
+                f"upper end): {self.adam_over_smooth:.3g}."
+            )
         return lines
 
 
@@ -87,8 +98,13 @@ def _ratio_median(top: dict, bottom: dict) -> float | None:
 
 def _trained_constant(rows: Sequence[Row]) -> float | None:
     """c of the trained nets' lower ends at exponent ½ (geometric mean of lower/√(n/k))."""
-    values = np.array([float(r["lip_lower"]) / math.sqrt(r["n"] / r["k"]) for r in rows
-                       if is_trained(r) and r.get("lip_lower")])
+    values = np.array(
+        [
+            float(r["lip_lower"]) / math.sqrt(r["n"] / r["k"])
+            for r in rows
+            if is_trained(r) and r.get("lip_lower")
+        ]
+    )
     values = values[np.isfinite(values) & (values > 0)]
     return float(np.exp(np.mean(np.log(values)))) if values.size else None
 
@@ -96,8 +112,10 @@ def _trained_constant(rows: Sequence[Row]) -> float | None:
 def envelope(rows: Sequence[Row], resamples: int, seed: int) -> Envelope:
     """The envelope of the interpolating, non-crashed ``rows``."""
     smallest = _smallest_upper(rows)
-    cells = [{"n": n, "d": d, "k": k, "upper_min": upper, "ratio": upper / math.sqrt(n / k)}
-             for (n, d, k), upper in sorted(smallest.items())]
+    cells = [
+        {"n": n, "d": d, "k": k, "upper_min": upper, "ratio": upper / math.sqrt(n / k)}
+        for (n, d, k), upper in sorted(smallest.items())
+    ]
     ratio = np.array([c["n"] / c["k"] for c in cells], dtype=float)
     fit = fit_power_law(ratio, np.array([c["upper_min"] for c in cells]), resamples, seed)
     c_trained = _trained_constant(rows)
@@ -105,5 +123,12 @@ def envelope(rows: Sequence[Row], resamples: int, seed: int) -> Envelope:
     tight = [c["ratio"] for c in cells if c["n"] / c["d"] <= c["k"] <= c["n"]]
     adam = _smallest_upper([r for r in rows if is_trained(r)])
     smooth = _smallest_upper([r for r in rows if str(r.get("train")).startswith("smooth")])
-    return Envelope(cells, fit, c_trained, below, max(tight, default=None), len(tight),
-                    _ratio_median(adam, smooth))
+    return Envelope(
+        cells,
+        fit,
+        c_trained,
+        below,
+        max(tight, default=None),
+        len(tight),
+        _ratio_median(adam, smooth),
+    )

@@ -32,10 +32,12 @@ class ExportSummary:
 
 
 def _name(row: dict[str, object]) -> str:
-    return (f"{row['train']}_n{row['n']}_d{row['d']}_k{row['k']}_seed{row['seed']}"
-            f"_{row['distribution']}_{row['activation']}_eps{row['epsilon']:g}"
-            f"{'_bn' if row['batch_norm'] else ''}{'_nobias' if row['bias_free'] else ''}"
-            f"_lr{row['learning_rate']:g}_ep{row['max_epochs']}.npz")
+    return (
+        f"{row['train']}_n{row['n']}_d{row['d']}_k{row['k']}_seed{row['seed']}"
+        f"_{row['distribution']}_{row['activation']}_eps{row['epsilon']:g}"
+        f"{'_bn' if row['batch_norm'] else ''}{'_nobias' if row['bias_free'] else ''}"
+        f"_lr{row['learning_rate']:g}_ep{row['max_epochs']}.npz"
+    )
 
 
 def _float(value: object) -> float:
@@ -46,8 +48,11 @@ def export_networks(db: str | Path, out: str | Path) -> ExportSummary:
     """Write every interpolating net with a stored network from ``db`` into ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    rows = [r for r in read_rows(db, networks=True)
-            if r["interpolated"] == 1 and r["error"] is None and r["network"] is not None]
+    rows = [
+        r
+        for r in read_rows(db, networks=True)
+        if r["interpolated"] == 1 and r["error"] is None and r["network"] is not None
+    ]
     written, unproven = [], 0
     for row in rows:
         net = from_bytes(row["network"])
@@ -57,9 +62,21 @@ def export_networks(db: str | Path, out: str | Path) -> ExportSummary:
             unproven += 1
             continue
         path = out / _name(row)
-        np.savez(path, W=net.W, b=net.b, A=net.A, c=net.c, X=X, y=y,
-                 upper=_float(row["lip_upper"]), lower=_float(row["lip_lower"]),
-                 train=np.array(row["train"]), activation=np.array(net.activation.spec),
-                 margin=proof.margin, loss=proof.loss, epsilon=row["epsilon"])
+        np.savez(
+            path,
+            W=net.W,
+            b=net.b,
+            A=net.A,
+            c=net.c,
+            X=X,
+            y=y,
+            upper=_float(row["lip_upper"]),
+            lower=_float(row["lip_lower"]),
+            train=np.array(row["train"]),
+            activation=np.array(net.activation.spec),
+            margin=proof.margin,
+            loss=proof.loss,
+            epsilon=row["epsilon"],
+        )
         written.append(path)
     return ExportSummary(written, unproven)

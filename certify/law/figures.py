@@ -27,8 +27,10 @@ _YLABEL = "Lipschitz constant on the sphere"
 
 def _ends(rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Lower ends, upper ends and proxies of ``rows`` (NaN where missing)."""
-    return tuple(np.array([r[name] or np.nan for r in rows], dtype=float)
-                 for name in ("lip_lower", "lip_upper", "proxy"))
+    return tuple(
+        np.array([r[name] or np.nan for r in rows], dtype=float)
+        for name in ("lip_lower", "lip_upper", "proxy")
+    )
 
 
 def _intervals(
@@ -37,10 +39,23 @@ def _intervals(
     """Bars from lower to upper with caps, and the proxies as open dots (labelled once)."""
     lower, upper, proxy = _ends(rows)
     axes.vlines(x, lower, upper, colors=colour, alpha=0.7, linewidth=1.5)
-    axes.scatter(np.concatenate([x, x]), np.concatenate([lower, upper]), marker="_", s=60,
-                 color=colour, label=f"certified [lower, upper]{label}")
-    axes.scatter(x, proxy, s=12, facecolors="none", edgecolors="black", zorder=3,
-                 label="proxy" if first else None)
+    axes.scatter(
+        np.concatenate([x, x]),
+        np.concatenate([lower, upper]),
+        marker="_",
+        s=60,
+        color=colour,
+        label=f"certified [lower, upper]{label}",
+    )
+    axes.scatter(
+        x,
+        proxy,
+        s=12,
+        facecolors="none",
+        edgecolors="black",
+        zorder=3,
+        label="proxy" if first else None,
+    )
 
 
 def _save(figure: object, out: Path, stem: str) -> list[Path]:
@@ -61,18 +76,37 @@ def _figure2(plt: object, analysis: Analysis, out: Path) -> list[Path]:
     for end in ENDS:
         fit = analysis.fits[end]
         if fit.exponent is not None:
-            axes.plot(grid, fit.constant * grid ** (2 * fit.exponent), color=_COLOURS[end],
-                      label=f"fit to {end}: {fit.constant:.3g}·(n/k)^{fit.exponent:.2f}")
+            axes.plot(
+                grid,
+                fit.constant * grid ** (2 * fit.exponent),
+                color=_COLOURS[end],
+                label=f"fit to {end}: {fit.constant:.3g}·(n/k)^{fit.exponent:.2f}",
+            )
     cells = analysis.envelope.cells
     if cells:
-        axes.scatter([(c["n"] / c["k"]) ** 0.5 for c in cells], [c["upper_min"] for c in cells],
-                     marker="v", s=25, color="tab:purple", zorder=4,
-                     label="envelope: smallest verified upper end per cell")
+        axes.scatter(
+            [(c["n"] / c["k"]) ** 0.5 for c in cells],
+            [c["upper_min"] for c in cells],
+            marker="v",
+            s=25,
+            color="tab:purple",
+            zorder=4,
+            label="envelope: smallest verified upper end per cell",
+        )
     if analysis.c_lower:
-        axes.plot(grid, analysis.c_lower * grid, "k--",
-                  label=f"certified law line {analysis.c_lower:.3g}·√(n/k)")
-    axes.set(xscale="log", yscale="log", xlabel="√(n/k)", ylabel=_YLABEL,
-             title="Figure 2: interpolating nets, certified intervals")
+        axes.plot(
+            grid,
+            analysis.c_lower * grid,
+            "k--",
+            label=f"certified law line {analysis.c_lower:.3g}·√(n/k)",
+        )
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="√(n/k)",
+        ylabel=_YLABEL,
+        title="Figure 2: interpolating nets, certified intervals",
+    )
     axes.legend(fontsize=7)
     paths = _save(figure, out, "figure2")
     plt.close(figure)
@@ -101,10 +135,18 @@ def _figure2_paper(plt: object, analysis: Analysis, out: Path) -> list[Path]:
         fit = analysis.paper_fit.get(end)
         if fit is not None and fit.slope is not None:
             r = "—" if fit.r is None else f"{fit.r:.3f}"
-            axes.plot(grid, fit.slope * grid + fit.intercept, color="black", linestyle=style,
-                      label=f"{end}: {fit.slope:.3g}·√(n/k) + {fit.intercept:.3g}, r = {r}")
-    axes.set(xlabel="√(n/k)", ylabel=_YLABEL,
-             title="Figure 2, the paper's axes: proxies (dots), certified intervals (bars)")
+            axes.plot(
+                grid,
+                fit.slope * grid + fit.intercept,
+                color="black",
+                linestyle=style,
+                label=f"{end}: {fit.slope:.3g}·√(n/k) + {fit.intercept:.3g}, r = {r}",
+            )
+    axes.set(
+        xlabel="√(n/k)",
+        ylabel=_YLABEL,
+        title="Figure 2, the paper's axes: proxies (dots), certified intervals (bars)",
+    )
     axes.legend(fontsize=7)
     paths = _save(figure, out, "figure2-paper")
     plt.close(figure)
@@ -123,8 +165,11 @@ def _series(rows: Sequence[Row]) -> dict[str, list[Row]]:
 
 
 def _figure3(plt: object, analysis: Analysis, out: Path) -> list[Path]:
-    series = {name: rows for name, rows in _series(analysis.interpolating).items()
-              if len({r["d"] for r in rows}) >= 2}
+    series = {
+        name: rows
+        for name, rows in _series(analysis.interpolating).items()
+        if len({r["d"] for r in rows}) >= 2
+    }
     if not series:
         return []
     figure, axes = plt.subplots(figsize=(7, 5))
@@ -132,8 +177,13 @@ def _figure3(plt: object, analysis: Analysis, out: Path) -> list[Path]:
     for index, (name, rows) in enumerate(series.items()):
         x = np.sqrt([r["d"] for r in rows])
         _intervals(axes, x, rows, colours[index], f", {name}", first=index == 0)
-    axes.set(xscale="log", yscale="log", xlabel="√d", ylabel=_YLABEL,
-             title=f"Figure 3: n = {max(r['n'] for r in analysis.interpolating)}")
+    axes.set(
+        xscale="log",
+        yscale="log",
+        xlabel="√d",
+        ylabel=_YLABEL,
+        title=f"Figure 3: n = {max(r['n'] for r in analysis.interpolating)}",
+    )
     axes.legend(fontsize=7)
     paths = _save(figure, out, "figure3")
     plt.close(figure)
@@ -151,5 +201,8 @@ def draw_figures(analysis: Analysis, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    return (_figure2(plt, analysis, out) + _figure2_paper(plt, analysis, out)
-            + _figure3(plt, analysis, out))
+    return (
+        _figure2(plt, analysis, out)
+        + _figure2_paper(plt, analysis, out)
+        + _figure3(plt, analysis, out)
+    )

@@ -39,8 +39,10 @@ def _hidden(net: TwoLayerNetwork, z: np.ndarray, radius: np.ndarray) -> tuple[np
     if net.activation.name == "relu":
         return np.maximum(z, 0.0), radius
     with ctx.workprec(PRECISION):
-        balls = [net.activation.value_ball(arb(m, r)) for m, r in
-                 zip(z.ravel().tolist(), radius.ravel().tolist(), strict=True)]
+        balls = [
+            net.activation.value_ball(arb(m, r))
+            for m, r in zip(z.ravel().tolist(), radius.ravel().tolist(), strict=True)
+        ]
         middle = np.array([float(b.mid()) for b in balls]).reshape(z.shape)
         spread = np.array([float(b.rad()) for b in balls]).reshape(z.shape)
     # float(mid) is the midpoint rounded to nearest: off by at most 2⁻⁵²·|float(mid)|.

@@ -137,8 +137,9 @@ def _is_count(value: object, least: int) -> bool:
 def _validate(grid: Grid) -> None:
     for name in ("n", "d"):
         values = getattr(grid, name)
-        if not values or any(not isinstance(v, int) or isinstance(v, bool) or v < 1
-                             for v in values):
+        if not values or any(
+            not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in values
+        ):
             raise GridError(f"{name} must be a non-empty list of positive integers")
     for value in grid.k:
         if isinstance(value, str):

@@ -14,12 +14,14 @@ __all__ = ["from_bytes", "to_bytes"]
 
 def to_bytes(net: TwoLayerNetwork) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, W=net.W, b=net.b, A=net.A, c=net.c,
-                        activation=np.array(net.activation.spec))
+    np.savez_compressed(
+        buffer, W=net.W, b=net.b, A=net.A, c=net.c, activation=np.array(net.activation.spec)
+    )
     return buffer.getvalue()
 
 
 def from_bytes(blob: bytes) -> TwoLayerNetwork:
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        return TwoLayerNetwork.create(data["W"], data["A"], b=data["b"], c=data["c"],
-                                      activation=str(data["activation"]))
+        return TwoLayerNetwork.create(
+            data["W"], data["A"], b=data["b"], c=data["c"], activation=str(data["activation"])
+        )

@@ -32,14 +32,18 @@ def _exponent_verdict(end: str, fit: Fit) -> str:
         meaning = "growing more slowly than √(n/k)"
     else:
         meaning = "growing faster than √(n/k)"
-    return (f"- {end} ends grow as (n/k)^γ with γ = {fit.exponent:.3f} "
-            f"[95 % CI {low:.3f}, {high:.3f}] over {fit.nets} nets: {meaning}.")
+    return (
+        f"- {end} ends grow as (n/k)^γ with γ = {fit.exponent:.3f} "
+        f"[95 % CI {low:.3f}, {high:.3f}] over {fit.nets} nets: {meaning}."
+    )
 
 
 def _paper_fit_verdict(analysis: Analysis) -> str:
     """The paper's form y = α·√(n/k) + β of each end, with r."""
-    fits = [f"{end} {_number(fit.slope)}·√(n/k) + {_number(fit.intercept)} (r = {_number(fit.r)})"
-            for end, fit in analysis.paper_fit.items()]
+    fits = [
+        f"{end} {_number(fit.slope)}·√(n/k) + {_number(fit.intercept)} (r = {_number(fit.r)})"
+        for end, fit in analysis.paper_fit.items()
+    ]
     return "- The paper's linear fit: " + "; ".join(fits) + "."
 
 
@@ -87,8 +91,10 @@ def verdicts(analysis: Analysis) -> list[str]:
 
 
 def _fit_table(analysis: Analysis) -> list[str]:
-    lines = ["| ends | nets | exponent γ of n/k | 95 % CI | constant c | 95 % CI |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| ends | nets | exponent γ of n/k | 95 % CI | constant c | 95 % CI |",
+        "|---|---|---|---|---|---|",
+    ]
     for end in ENDS:
         fit = analysis.fits[end]
         eci = fit.exponent_ci or (None, None)
@@ -102,8 +108,10 @@ def _fit_table(analysis: Analysis) -> list[str]:
 
 
 def _line_cells(fits: dict[str, LineFit]) -> str:
-    return " | ".join(f"{_number(fits[end].slope)} | {_number(fits[end].intercept)} | "
-                      f"{_number(fits[end].r)}" for end in ENDS)
+    return " | ".join(
+        f"{_number(fits[end].slope)} | {_number(fits[end].intercept)} | {_number(fits[end].r)}"
+        for end in ENDS
+    )
 
 
 def _paper_fit_table(analysis: Analysis) -> list[str]:
@@ -121,13 +129,17 @@ def _paper_fit_table(analysis: Analysis) -> list[str]:
 def _upper_domain_line(analysis: Analysis) -> str:
     counts = analysis.upper_domains
     listed = ", ".join(f"{domain}: {count}" for domain, count in counts.items()) or "none"
-    return ("Where the upper ends hold (the smaller verified bound of all of R^d and, for data "
-            f"on the sphere, the closed unit ball ⊇ S^(d−1)): {listed}.")
+    return (
+        "Where the upper ends hold (the smaller verified bound of all of R^d and, for data "
+        f"on the sphere, the closed unit ball ⊇ S^(d−1)): {listed}."
+    )
 
 
 def _bucket_table(analysis: Analysis) -> list[str]:
-    lines = ["| k/n | nets | median lower/√(n/k) | median upper/√(n/k) | median proxy/√(n/k) "
-             "| tight |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| k/n | nets | median lower/√(n/k) | median upper/√(n/k) | median proxy/√(n/k) | tight |",
+        "|---|---|---|---|---|---|",
+    ]
     for b in analysis.buckets:
         lines.append(
             f"| {b['range']} | {b['nets']} | {_number(b['median_lower_over_root'])} | "
@@ -138,8 +150,10 @@ def _bucket_table(analysis: Analysis) -> list[str]:
 
 
 def _net_table(rows: Sequence[Row]) -> list[str]:
-    lines = ["| n | d | k | seed | lower | upper | upper/lower | proxy | upper method (domain) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| n | d | k | seed | lower | upper | upper/lower | proxy | upper method (domain) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows[:_LISTED]:
         lines.append(
             f"| {r['n']} | {r['d']} | {r['k']} | {r['seed']} | {_number(r['lip_lower'])} | "
@@ -153,20 +167,27 @@ def _net_table(rows: Sequence[Row]) -> list[str]:
 
 def _envelope_table(analysis: Analysis) -> list[str]:
     lines = ["| n | d | k | smallest upper | / √(n/k) |", "|---|---|---|---|---|"]
-    lines += [f"| {c['n']} | {c['d']} | {c['k']} | {_number(c['upper_min'])} | "
-              f"{_number(c['ratio'])} |" for c in analysis.envelope.cells]
+    lines += [
+        f"| {c['n']} | {c['d']} | {c['k']} | {_number(c['upper_min'])} | {_number(c['ratio'])} |"
+        for c in analysis.envelope.cells
+    ]
     return lines
 
 
 def _failures(rows: Sequence[Row]) -> list[str]:
     """Cells (n, d, k) that did not interpolate or crashed, with their counts."""
-    missed = Counter((r["n"], r["d"], r["k"]) for r in rows
-                     if r.get("error") is None and r.get("interpolated") != 1)
+    missed = Counter(
+        (r["n"], r["d"], r["k"])
+        for r in rows
+        if r.get("error") is None and r.get("interpolated") != 1
+    )
     crashed = [r for r in rows if r.get("error") is not None]
-    lines = [f"{sum(missed.values())} runs did not interpolate (kept in the database, left out "
-             f"of every fit); cells (n, d, k) × runs: "
-             + (", ".join(f"{cell} × {count}" for cell, count in sorted(missed.items()))
-                or "none") + "."]
+    lines = [
+        f"{sum(missed.values())} runs did not interpolate (kept in the database, left out "
+        f"of every fit); cells (n, d, k) × runs: "
+        + (", ".join(f"{cell} × {count}" for cell, count in sorted(missed.items())) or "none")
+        + "."
+    ]
     if crashed:
         lines.append(f"\n{len(crashed)} runs crashed; the first error: `{crashed[0]['error']}`.")
     return lines
@@ -197,18 +218,36 @@ def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
         "verified upper bound on Lip_S(f): the smaller of the bounds on the global Lip(f) and, "
         "for data on the sphere, on the closed unit ball, which contains the sphere; `proxy` "
         "the paper's unverified estimate (max gradient norm at 1,000 random points N(0, I/d)).",
-        "", _upper_domain_line(analysis),
-        "", "## Verdicts", "", *verdicts(analysis),
-        "", "## Power-law fits: Lip ≈ c·(n/k)^γ (the law predicts γ = 1/2)", "",
+        "",
+        _upper_domain_line(analysis),
+        "",
+        "## Verdicts",
+        "",
+        *verdicts(analysis),
+        "",
+        "## Power-law fits: Lip ≈ c·(n/k)^γ (the law predicts γ = 1/2)",
+        "",
         *_fit_table(analysis),
-        "", "## The paper's fit: Lip ≈ α·√(n/k) + β, with Pearson's r", "",
+        "",
+        "## The paper's fit: Lip ≈ α·√(n/k) + β, with Pearson's r",
+        "",
         *_paper_fit_table(analysis),
-        "", "## Where the law is tight", "", *_bucket_table(analysis),
-        "", f"## Intervals too wide to decide (upper/lower > {analysis.gap:g})", "",
+        "",
+        "## Where the law is tight",
+        "",
+        *_bucket_table(analysis),
+        "",
+        f"## Intervals too wide to decide (upper/lower > {analysis.gap:g})",
+        "",
         *(_net_table(analysis.wide) if analysis.wide else ["None."]),
-        "", "## The envelope: smallest verified upper end per cell", "",
+        "",
+        "## The envelope: smallest verified upper end per cell",
+        "",
         *_envelope_table(analysis),
-        "", "## Runs left out", "", *_failures(rows),
+        "",
+        "## Runs left out",
+        "",
+        *_failures(rows),
     ]
     if figures:
         sections += ["", "## Figures", ""]

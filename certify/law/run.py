@@ -44,8 +44,14 @@ from .netblob import to_bytes
 from .sphere import sphere_lower_bound, tightest_upper, unit_ball_upper
 from .theorem5 import spectral_product
 
-__all__ = ["DEFAULT_UPPER_METHODS", "Settings", "crashed_row", "error_text", "find_network",
-           "run_task"]
+__all__ = [
+    "DEFAULT_UPPER_METHODS",
+    "Settings",
+    "crashed_row",
+    "error_text",
+    "find_network",
+    "run_task",
+]
 
 #: Upper-bound methods of a sweep: the spectral product always, LipSDP-Neuron where it can.
 DEFAULT_UPPER_METHODS = ("spectral", "lipsdp-neuron")
@@ -84,7 +90,8 @@ def _claim(report: Report, name: str) -> float | None:
 
 def _seed_points(report: Report) -> np.ndarray | None:
     points = [
-        r.evidence.point for r in report.methods
+        r.evidence.point
+        for r in report.methods
         if r.name in _SEED_METHODS and isinstance(r.evidence, PointWitness)
     ]
     return np.array(points) if points else None
@@ -96,12 +103,21 @@ def _measure(
     """Certified interval on the sphere (the upper end on the unit ball too when the data lie
     on the sphere), the paper's proxy and the spectral product."""
     methods = (*settings.upper_methods, *_SEED_METHODS)
-    report = certify(net, methods=methods, time_limit=settings.time_limit, seed=seed,
-                     progress=lambda name: stage(f"certifying: {name}"))
+    report = certify(
+        net,
+        methods=methods,
+        time_limit=settings.time_limit,
+        seed=seed,
+        progress=lambda name: stage(f"certifying: {name}"),
+    )
     ball = None
     if on_sphere:
-        ball = unit_ball_upper(net, settings.time_limit, seed,
-                               lambda name: stage(f"certifying on the unit ball: {name}"))
+        ball = unit_ball_upper(
+            net,
+            settings.time_limit,
+            seed,
+            lambda name: stage(f"certifying on the unit ball: {name}"),
+        )
     upper = tightest_upper(report, ball)
     stage("certifying: search on the sphere")
     lower, witness = sphere_lower_bound(
@@ -134,8 +150,9 @@ def _task_row(task: Task, settings: Settings) -> dict[str, object]:
 def _constructed(task: Task, X: np.ndarray, y: np.ndarray) -> tuple[TrainingResult, str]:
     found = best_construction(X, y, task.k) if task.activation == "relu" else None
     if found is None:
-        raise ValueError(f"no construction for n={task.n}, d={task.d}, k={task.k}, "
-                         f"{task.activation}")
+        raise ValueError(
+            f"no construction for n={task.n}, d={task.d}, k={task.k}, {task.activation}"
+        )
     loss, fitted = fit_loss(found.network, X, y[:, None])
     return TrainingResult(found.network, fitted and loss <= task.epsilon, 0, loss), found.name
 
@@ -146,24 +163,42 @@ def find_network(
     """The net of ``task`` on (X, y) as ``task.train`` says, and how it was found."""
     if task.train == "construct":
         return _constructed(task, X, y)
-    common = {"activation": task.activation, "epsilon": task.epsilon, "seed": task.seed,
-              "max_epochs": task.max_epochs, "learning_rate": task.learning_rate,
-              "bias_free": task.bias_free}
+    common = {
+        "activation": task.activation,
+        "epsilon": task.epsilon,
+        "seed": task.seed,
+        "max_epochs": task.max_epochs,
+        "learning_rate": task.learning_rate,
+        "bias_free": task.bias_free,
+    }
     if task.train == "adam":
+
         def checked(epoch: int, loss: float) -> None:
             stage(f"training: epoch {epoch}/{task.max_epochs}, loss {loss:.3g}")
 
-        return train_two_layer(X, y, task.k, batch_norm=task.batch_norm, device=device,
-                               init_scale=task.init_scale, batch_size=task.batch_size,
-                               extra_epochs=task.extra_epochs, on_check=checked,
-                               **common), "adam"
+        return train_two_layer(
+            X,
+            y,
+            task.k,
+            batch_norm=task.batch_norm,
+            device=device,
+            init_scale=task.init_scale,
+            batch_size=task.batch_size,
+            extra_epochs=task.extra_epochs,
+            on_check=checked,
+            **common,
+        ), "adam"
     if task.batch_norm:
         raise ValueError("smooth training does not use batch normalisation")
     if (task.init_scale, task.batch_size, task.extra_epochs) != (1.0, 0, 0):
-        raise ValueError("smooth training takes the default init_scale, batch_size and "
-                         "extra_epochs")
-    penalty = {"smooth": "lipsdp", "smooth-spectral": "spectral",
-               "smooth-constrained": "constrained"}[task.train]
+        raise ValueError(
+            "smooth training takes the default init_scale, batch_size and extra_epochs"
+        )
+    penalty = {
+        "smooth": "lipsdp",
+        "smooth-spectral": "spectral",
+        "smooth-constrained": "constrained",
+    }[task.train]
     return train_smooth(X, y, task.k, penalty=penalty, **common), f"smooth({penalty})"
 
 
@@ -189,8 +224,7 @@ def run_task(
             "train_bound": result.bound,
             "network": to_bytes(result.network),
         }
-        row |= _measure(result.network, task.seed, settings, task.distribution == "sphere",
-                        stage)
+        row |= _measure(result.network, task.seed, settings, task.distribution == "sphere", stage)
     except Exception as error:  # a crash is a result too: it is recorded, never dropped
         row["error"] = error_text(error)
     row["seconds"] = time.perf_counter() - start

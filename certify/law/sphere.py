@@ -44,8 +44,17 @@ from ..verify.dispatch import Verdict, checker, unsupported, verify
 from ..verify.propagation import slope_intervals
 
 __all__ = [
-    "BALL_METHODS", "GLOBAL", "UNIT_BALL", "SphereWitness", "UpperEnd", "search_sphere",
-    "sphere_lower_bound", "tangential_norms", "tightest_upper", "unit_ball", "unit_ball_upper",
+    "BALL_METHODS",
+    "GLOBAL",
+    "UNIT_BALL",
+    "SphereWitness",
+    "UpperEnd",
+    "search_sphere",
+    "sphere_lower_bound",
+    "tangential_norms",
+    "tightest_upper",
+    "unit_ball",
+    "unit_ball_upper",
 ]
 
 #: Largest number of float64 entries one batch of tangential Jacobians may hold.
@@ -96,7 +105,10 @@ def tangential_norms(net: TwoLayerNetwork, U: np.ndarray) -> np.ndarray:
 
 
 def _climb(
-    net: TwoLayerNetwork, U: np.ndarray, values: np.ndarray, rng: np.random.Generator,
+    net: TwoLayerNetwork,
+    U: np.ndarray,
+    values: np.ndarray,
+    rng: np.random.Generator,
     budget: Budget,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Random-direction hill climbing on the sphere from the rows of U: each round tries
@@ -199,8 +211,9 @@ def unit_ball_upper(
     (LipSDP-Neuron only where some neuron's slope is fixed on B)."""
     ball = unit_ball(net.d)
     methods = [m for m in BALL_METHODS if m != "lipsdp-neuron" or _some_slope_fixed(net, ball)]
-    return certify(net, methods=methods, time_limit=time_limit, seed=seed, domain=ball,
-                   progress=progress)
+    return certify(
+        net, methods=methods, time_limit=time_limit, seed=seed, domain=ball, progress=progress
+    )
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,8 @@ class GradientAscent:
 
     name: ClassVar[str] = "ascent"
     kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
     scope: ClassVar[Scope] = (
-        Scope.of(("two-layer", "deep"))
-        | Scope.of(regions=("domain",))
-        | Scope.of(norms=("inf",))
+        Scope.of(("two-layer", "deep")) | Scope.of(regions=("domain",)) | Scope.of(norms=("inf",))
     )
 
     two_layer: TwoLayerAscent = field(default_factory=TwoLayerAscent)

@@ -235,10 +235,12 @@ class _Climb:
         """The weighted-violation LP's point, if HiGHS solves it and no pre-activation vanishes
         there (in floating point)."""
         k, d = self.W.shape
-        constraints = scipy.sparse.hstack([
-            scipy.sparse.csr_matrix(-target[:, None] * self.unit_W),
-            -scipy.sparse.identity(k, format="csr"),
-        ])
+        constraints = scipy.sparse.hstack(
+            [
+                scipy.sparse.csr_matrix(-target[:, None] * self.unit_W),
+                -scipy.sparse.identity(k, format="csr"),
+            ]
+        )
         result = linprog(
             np.concatenate([np.zeros(d), weights]),
             A_ub=constraints,

@@ -41,7 +41,6 @@ class PairSearch:
 
     name: ClassVar[str] = "pair"
     kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
 
     scope: ClassVar[Scope] = Scope.of()
 

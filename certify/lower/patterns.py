@@ -76,7 +76,6 @@ class PatternSearch:
 
     name: ClassVar[str] = "patterns"
     kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
 
     samples: int = 1000
     starts: int = 8

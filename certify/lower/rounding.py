@@ -27,7 +27,6 @@ class SDPRounding:
 
     name: ClassVar[str] = "sdp-rounding"
     kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
 
     rank: int = 32
     steps: int = 100

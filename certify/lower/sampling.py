@@ -30,7 +30,6 @@ class GradientSampling:
 
     name: ClassVar[str] = "sampling"
     kind: ClassVar[Kind] = "lower"
-    default: ClassVar[bool] = True
     scope: ClassVar[Scope] = ANYWHERE
 
     count: int = 1000

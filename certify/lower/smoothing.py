@@ -38,6 +38,8 @@ SMOOTH_SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
 }
 #: τ falls geometrically from the first to the last over the steps of an ascent.
 TEMPERATURES = (0.5, 1e-4)
+
+
 @dataclass
 class AscentRounds:
     """The search sizes every gradient ascent shares: each round ascends the ``restarts`` best

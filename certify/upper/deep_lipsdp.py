@@ -51,13 +51,20 @@ def deep_certificate(
         if solver == "scs":
             solved = solve_chordal(net.weights, alpha, beta, layer, budget.remaining())
         else:
-            start = safe if layer else minimise_rho(
-                net.weights, alpha, beta, safe, True, budget.remaining() / 4)
+            start = (
+                safe
+                if layer
+                else minimise_rho(net.weights, alpha, beta, safe, True, budget.remaining() / 4)
+            )
             solved = minimise_rho(net.weights, alpha, beta, start, layer, budget.remaining())
-        candidates = [safe] if solved is None else [
-            tuple((1.0 - w) * t + w * s for t, s in zip(solved, safe, strict=True))
-            for w in _BLENDS
-        ]
+        candidates = (
+            [safe]
+            if solved is None
+            else [
+                tuple((1.0 - w) * t + w * s for t, s in zip(solved, safe, strict=True))
+                for w in _BLENDS
+            ]
+        )
         rhos = [least_rho(net.weights, t, alpha, beta) for t in candidates]
     best = int(np.argmin(rhos))
     rho = rhos[best]

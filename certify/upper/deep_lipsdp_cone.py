@@ -35,8 +35,9 @@ def solve_chordal(
     variables = [cp.Variable(() if layer else n, nonneg=True) for n in widths]
     T = [t * np.eye(n) if layer else cp.diag(t) for t, n in zip(variables, widths, strict=True)]
     rho = cp.Variable()
-    blocks = assemble(scaled, T, rho * np.eye(scaled[0].shape[1]), 2.0 * alpha * beta,
-                      -(alpha + beta), -1.0)
+    blocks = assemble(
+        scaled, T, rho * np.eye(scaled[0].shape[1]), 2.0 * alpha * beta, -(alpha + beta), -1.0
+    )
     splits = [cp.Variable((n, n), symmetric=True) for n in widths[:-1]]
     constraints = []
     for first, second in layer_cliques(len(weights)):
@@ -49,8 +50,9 @@ def solve_chordal(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "inaccurate" solutions are welcome: ρ is recomputed
-            problem.solve(solver=cp.SCS, eps_abs=1e-8, eps_rel=1e-8,
-                          time_limit_secs=max(seconds, 1e-3))
+            problem.solve(
+                solver=cp.SCS, eps_abs=1e-8, eps_rel=1e-8, time_limit_secs=max(seconds, 1e-3)
+            )
     except cp.SolverError:
         return None
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):

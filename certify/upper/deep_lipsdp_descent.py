@@ -54,8 +54,9 @@ def minimise_rho(
 
     def expand(u: torch.Tensor) -> list[torch.Tensor]:
         if layer:
-            return [torch.exp(u[i]) * torch.ones(n, dtype=torch.float64)
-                    for i, n in enumerate(widths)]
+            return [
+                torch.exp(u[i]) * torch.ones(n, dtype=torch.float64) for i, n in enumerate(widths)
+            ]
         return list(torch.split(torch.exp(u), widths))
 
     deadline = time.monotonic() + seconds
@@ -85,8 +86,15 @@ def minimise_rho(
         for sweep, exponent in itertools.product(range(_SWEEPS), range(2, 9)):
             options = {"maxiter": 2_000, "ftol": 10.0 ** -(exponent + sweep + 2), "gtol": 0.0}
             mu = max(best["rho"], 1e-300) * 10.0**-exponent
-            minimize(objective, best["u"], args=(mu,), jac=True, method="L-BFGS-B", bounds=box,
-                     options=options)
+            minimize(
+                objective,
+                best["u"],
+                args=(mu,),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=box,
+                options=options,
+            )
     with torch.no_grad():
         found = expand(torch.tensor(best["u"]))
     return tuple(factor * t.numpy() for t, factor in zip(found, factors, strict=True))

@@ -52,10 +52,18 @@ def schur_eigenvalues(
     diagonals = [torch.diag(t) for t in multipliers]
     top_left = torch.zeros((weights[0].shape[1],) * 2, dtype=torch.float64)
     blocks = assemble(weights, diagonals, top_left, 2.0 * alpha * beta, -(alpha + beta), -1.0)
-    magnitudes = assemble([W.abs() for W in weights], diagonals, top_left,
-                          abs(2.0 * alpha * beta), abs(alpha + beta), 1.0)
-    hidden = [H - margin * torch.diag(torch.diagonal(E)) for H, E in zip(
-        blocks.diagonal[1:], magnitudes.diagonal[1:], strict=True)]
+    magnitudes = assemble(
+        [W.abs() for W in weights],
+        diagonals,
+        top_left,
+        abs(2.0 * alpha * beta),
+        abs(alpha + beta),
+        1.0,
+    )
+    hidden = [
+        H - margin * torch.diag(torch.diagonal(E))
+        for H, E in zip(blocks.diagonal[1:], magnitudes.diagonal[1:], strict=True)
+    ]
     diagonal = [blocks.diagonal[0], *hidden]
     schur = diagonal[-1]
     for block in range(len(blocks.upper) - 1, -1, -1):
@@ -75,7 +83,8 @@ def least_rho(
         eigenvalues = schur_eigenvalues(
             [torch.tensor(W, dtype=torch.float64) for W in weights],
             [torch.tensor(t, dtype=torch.float64) for t in multipliers],
-            alpha, beta,
+            alpha,
+            beta,
         )
     return math.inf if eigenvalues is None else max(float(eigenvalues[-1]), 0.0)
 

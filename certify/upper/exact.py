@@ -93,7 +93,9 @@ class _Search:
         if self.best_point is not None:
             witness = PointWitness(value=self.best_value, point=self.best_point)
         return ExactCertificate(
-            value=max(self.value, self.best_value), order=self.order, leaves=tuple(self.leaves),
+            value=max(self.value, self.best_value),
+            order=self.order,
+            leaves=tuple(self.leaves),
             witness=witness,
         )
 
@@ -158,12 +160,16 @@ class _Search:
         """Both children, inheriting the bound (with the scaling of the fixed neuron merged into
         s₀, which cannot raise it) and the point on their side; the preferred child last."""
         depth = len(node.signs)
-        scaling = np.concatenate([[math.hypot(node.scaling[0], node.scaling[1])],
-                                  node.scaling[2:]])
+        scaling = np.concatenate([[math.hypot(node.scaling[0], node.scaling[1])], node.scaling[2:]])
         side = 0 if node.point is None else self.layer.sign(self.order[depth], node.point)
         children = [
-            _Node((*node.signs, s), node.bound, scaling, node.iterate,
-                  node.point if side == s else None)
+            _Node(
+                (*node.signs, s),
+                node.bound,
+                scaling,
+                node.iterate,
+                node.point if side == s else None,
+            )
             for s in (-1, 1)
         ]
         return children if self._preferred(node, centre) > 0 else children[::-1]
@@ -204,7 +210,6 @@ class ExactRegions:
 
     name: ClassVar[str] = "exact"
     kind: ClassVar[Kind] = "upper"
-    default: ClassVar[bool] = True
     #: The search tree may have 2^max_neurons leaves; the time budget decides how many it visits.
     max_neurons: ClassVar[int] = 128
     #: The prefix search runs up to this many active neurons, with one output and with more

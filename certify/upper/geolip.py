@@ -39,7 +39,6 @@ class GeoLIP:
 
     name: ClassVar[str] = "geolip"
     kind: ClassVar[Kind] = "upper"
-    default: ClassVar[bool] = True
 
     tolerance: float = 1e-6
 

@@ -52,9 +52,7 @@ def dual_bound(M: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> float:
     return math.sqrt(float(np.sum(rows)) * float(np.sum(columns))) * spectral_norm_estimate(scaled)
 
 
-def solve_dual(
-    M: np.ndarray, seconds: float, seed: int = 0, tolerance: float = 1e-6
-) -> DualPoint:
+def solve_dual(M: np.ndarray, seconds: float, seed: int = 0, tolerance: float = 1e-6) -> DualPoint:
     """The best multipliers found within ``seconds``: the mixing method's, or the Schur-test
     weights (row and column sums of |M|), whose bound is at most Σ|M_rl|.  The dual bound is
     evaluated after the mixing steps of as long as its last evaluation took, and the method stops

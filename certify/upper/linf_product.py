@@ -41,7 +41,6 @@ class LinfProduct:
 
     name: ClassVar[str] = "linf-product"
     kind: ClassVar[Kind] = "upper"
-    default: ClassVar[bool] = True
 
     scope: ClassVar[Scope] = Scope.of(("two-layer", "deep"), ("inf",))
 

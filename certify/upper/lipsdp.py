@@ -74,7 +74,6 @@ class _LipSDP:
     (`certify.upper.deep_lipsdp`), whose bound is global."""
 
     kind: ClassVar[Kind] = "upper"
-    default: ClassVar[bool] = True
     variant: ClassVar[Variant]
     scope: ClassVar[Scope] = Scope.of(regions=("global", "domain")) | Scope.of(depths=("deep",))
 
@@ -94,9 +93,7 @@ class _LipSDP:
     def why_not(self, problem: Problem) -> str | None:
         return self.scope.why_not(problem, upper=True)
 
-    def run(
-        self, problem: Problem, budget: Budget
-    ) -> LipSDPCertificate | DeepLipSDPCertificate:
+    def run(self, problem: Problem, budget: Budget) -> LipSDPCertificate | DeepLipSDPCertificate:
         net = problem.net
         if not isinstance(net, TwoLayerNetwork):
             solver = "scs" if self.solver == "scs" else "descent"
@@ -112,8 +109,17 @@ class _LipSDP:
             t = _repaired(form, solution.t)
             rho = solution.rho if t is solution.t and solution.rho is not None else form.value(t)
         sdp_lower = math.nan if solution.lower is None else math.sqrt(min(solution.lower, rho))
-        return LipSDPCertificate(math.sqrt(rho), rho, data.expand(t), neurons, self.variant,
-                                 solver, sdp_lower, lower, upper)
+        return LipSDPCertificate(
+            math.sqrt(rho),
+            rho,
+            data.expand(t),
+            neurons,
+            self.variant,
+            solver,
+            sdp_lower,
+            lower,
+            upper,
+        )
 
     def _solve(self, form: SchurForm, budget: Budget) -> tuple[str, Solution]:
         """The name of the solver that ran, and its solution."""
@@ -129,15 +135,15 @@ class _LipSDP:
             if barrier and min(form.V.shape) > _SEARCHED_START:
                 start = safe_multipliers(form.A)
             else:
-                start = minimise_layer(form, budget.remaining(),
-                                       _START_ACCURACY if barrier else _LAYER_ACCURACY)
+                start = minimise_layer(
+                    form, budget.remaining(), _START_ACCURACY if barrier else _LAYER_ACCURACY
+                )
             if not neuron:
                 return "line search", Solution(start)
             if not barrier:
                 return "smoothed", minimise_neuron(form, start, budget.remaining(), self.tolerance)
         try:
-            return "barrier", minimise_barrier(form.data, start, budget.remaining(),
-                                               self.tolerance)
+            return "barrier", minimise_barrier(form.data, start, budget.remaining(), self.tolerance)
         except ArithmeticError:
             return "fallback", Solution(start)
 

@@ -183,7 +183,9 @@ class _Barrier:
         trace = float(torch.trace(Z))
         hess_cross = -(VZ * VZ).sum(dim=1) + 0.5 * ((U @ (BZ @ BZ.T)) * U).sum(dim=1)
         lower = sdp_lower_bound(
-            A.cpu().numpy(), (a_diagonal / trace).cpu().numpy(), (Q / trace).cpu().numpy(),
+            A.cpu().numpy(),
+            (a_diagonal / trace).cpu().numpy(),
+            (Q / trace).cpu().numpy(),
             C_inv.cpu().numpy(),
         )
         return _Newton(-trace, grad_t, float((Z * Z).sum()), hess_cross, hess_t, lower)
@@ -230,7 +232,10 @@ class _NewtonSolve:
 
 
 def minimise_barrier(
-    data: Centred, start: np.ndarray, seconds: float, tolerance: float,
+    data: Centred,
+    start: np.ndarray,
+    seconds: float,
+    tolerance: float,
     device: torch.device | None = None,
 ) -> Solution:
     """Multipliers t with √ρ(t) within ``tolerance`` (relative) of the LipSDP-Neuron optimum, or
@@ -307,8 +312,9 @@ def _top_eigenpairs(G: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Te
     if G.device.type != "cpu":
         values, vectors = torch.linalg.eigh(G)
         return values[-count:], vectors[:, -count:]
-    values, vectors = scipy.linalg.eigh(G.numpy(), subset_by_index=[n - count, n - 1],
-                                        driver="evr", check_finite=False)
+    values, vectors = scipy.linalg.eigh(
+        G.numpy(), subset_by_index=[n - count, n - 1], driver="evr", check_finite=False
+    )
     return torch.from_numpy(values), torch.from_numpy(vectors)
 
 
@@ -318,7 +324,7 @@ def _reduced(V: np.ndarray, B: np.ndarray, device: torch.device) -> tuple[torch.
     stacked = torch.as_tensor(np.vstack([V, B]), dtype=torch.float64, device=device)
     if stacked.shape[1] > stacked.shape[0]:
         stacked = torch.linalg.qr(stacked.T, mode="reduced").R.T
-    return stacked[: V.shape[0]].contiguous(), stacked[V.shape[0]:].contiguous()
+    return stacked[: V.shape[0]].contiguous(), stacked[V.shape[0] :].contiguous()
 
 
 def _start(barrier: _Barrier, t: torch.Tensor) -> _Point:

@@ -30,14 +30,15 @@ def solve_cone(data: Centred, layer: bool, seconds: float) -> np.ndarray | None:
     t = cp.Variable(() if layer else k, nonneg=True)
     rho = cp.Variable()
     T = t * np.eye(k) if layer else cp.diag(t)
-    M = cp.bmat([
-        [rho * np.eye(d) - V.T @ T @ V - B.T @ B, -B.T @ A],
-        [-A.T @ B, 2.0 * T - A.T @ A],
-    ])
+    M = cp.bmat(
+        [
+            [rho * np.eye(d) - V.T @ T @ V - B.T @ B, -B.T @ A],
+            [-A.T @ B, 2.0 * T - A.T @ A],
+        ]
+    )
     problem = cp.Problem(cp.Minimize(rho), [0.5 * (M + M.T) >> 0])
     try:
-        problem.solve(solver=cp.SCS, eps_abs=1e-8, eps_rel=1e-8,
-                      time_limit_secs=max(seconds, 1e-3))
+        problem.solve(solver=cp.SCS, eps_abs=1e-8, eps_rel=1e-8, time_limit_secs=max(seconds, 1e-3))
     except cp.SolverError:
         return None
     if t.value is None or problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE):

@@ -189,7 +189,7 @@ class SchurForm:
         exponentials = np.exp((values - top) / mu)
         total = float(np.sum(exponentials))
         weights = exponentials / total
-        PV, PB = P[: self.size], P[self.size:]
+        PV, PB = P[: self.size], P[self.size :]
         factor_inv = scipy.linalg.solve_triangular(factor, np.eye(factor.shape[0]), lower=True)
         C_inv = factor_inv.T @ factor_inv
         slopes = PV**2 - (self.A.T @ (C_inv @ PB)) ** 2 / (2.0 * t[:, None] ** 2)
@@ -208,8 +208,9 @@ class SchurForm:
             if 2 * count >= n:
                 values, vectors = np.linalg.eigh(H)
                 break
-            values, vectors = scipy.linalg.eigh(H, subset_by_index=[n - count, n - 1],
-                                                driver="evr", check_finite=False)
+            values, vectors = scipy.linalg.eigh(
+                H, subset_by_index=[n - count, n - 1], driver="evr", check_finite=False
+            )
             if values[0] < values[-1] - _SOFTMAX_RANGE * mu:
                 break
             count *= 2
@@ -229,9 +230,7 @@ class SchurForm:
         return M @ R, R
 
 
-def sdp_lower_bound(
-    A: np.ndarray, sigma: np.ndarray, Q: np.ndarray, X: np.ndarray
-) -> float | None:
+def sdp_lower_bound(A: np.ndarray, sigma: np.ndarray, Q: np.ndarray, X: np.ndarray) -> float | None:
     """A lower bound on min_t ρ(t) from any S ⪰ 0 with tr S = 1, given σ_i = v_iᵀSv_i and
     Q = BSBᵀ, and any m×m matrix X (best near C(t*)⁻¹); None if it says nothing.
 
@@ -253,7 +252,11 @@ def sdp_lower_bound(
 
 
 def eigenspace_lower_bound(
-    A: np.ndarray, t: np.ndarray, C_inv: np.ndarray, values: np.ndarray, PV: np.ndarray,
+    A: np.ndarray,
+    t: np.ndarray,
+    C_inv: np.ndarray,
+    values: np.ndarray,
+    PV: np.ndarray,
     PB: np.ndarray,
 ) -> float | None:
     """`sdp_lower_bound` for S = YΩYᵀ on the top eigenvectors Y of G(t) (eigenvalues ``values``,
@@ -275,9 +278,14 @@ def eigenspace_lower_bound(
         weights = _stationary_weights(PV[:, kept], Q[:, kept])
         if weights is not None:
             P_B = PB[:, kept]
-            bounds.append(sdp_lower_bound(A, np.einsum("ij,jk,ik->i", PV[:, kept], weights,
-                                                       PV[:, kept]),
-                                          P_B @ weights @ P_B.T, C_inv))
+            bounds.append(
+                sdp_lower_bound(
+                    A,
+                    np.einsum("ij,jk,ik->i", PV[:, kept], weights, PV[:, kept]),
+                    P_B @ weights @ P_B.T,
+                    C_inv,
+                )
+            )
     return largest(*bounds)
 
 
@@ -358,8 +366,12 @@ def minimise_layer(form: SchurForm, seconds: float, log_accuracy: float = 1e-10)
 
     low = math.log(t_low)
     with contextlib.suppress(_Stop):
-        minimize_scalar(objective, bounds=(low, math.log(t_high)), method="bounded",
-                        options={"xatol": log_accuracy, "maxiter": 500})
+        minimize_scalar(
+            objective,
+            bounds=(low, math.log(t_high)),
+            method="bounded",
+            options={"xatol": log_accuracy, "maxiter": 500},
+        )
     return best.t
 
 
@@ -391,8 +403,9 @@ def _top_eigenvalue(H: np.ndarray) -> float:
         return 0.0
     if not np.all(np.isfinite(H)):
         return math.inf
-    top = scipy.linalg.eigh(H, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr",
-                            check_finite=False)
+    top = scipy.linalg.eigh(
+        H, eigvals_only=True, subset_by_index=[n - 1, n - 1], driver="evr", check_finite=False
+    )
     return max(float(top[0]), 0.0)
 
 
@@ -443,6 +456,13 @@ def minimise_neuron(
     with contextlib.suppress(_Stop):
         for sweep, exponent in itertools.product(range(_SWEEPS), range(2, 9)):
             options = {"maxiter": 5_000, "ftol": 10.0 ** -(exponent + sweep + 2), "gtol": 0.0}
-            u = minimize(objective, u, args=(best.rho * 10.0**-exponent,), jac=True,
-                         method="L-BFGS-B", bounds=box, options=options).x
+            u = minimize(
+                objective,
+                u,
+                args=(best.rho * 10.0**-exponent,),
+                jac=True,
+                method="L-BFGS-B",
+                bounds=box,
+                options=options,
+            ).x
     return Solution(best.t, best.lower)

@@ -30,7 +30,6 @@ class SpectralProduct:
 
     name: ClassVar[str] = "spectral"
     kind: ClassVar[Kind] = "upper"
-    default: ClassVar[bool] = True
     scope: ClassVar[Scope] = Scope.of(regions=("global", "domain")) | Scope.of(depths=("deep",))
 
     def why_not(self, problem: Problem) -> str | None:

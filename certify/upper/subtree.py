@@ -87,9 +87,7 @@ class SubtreeBound:
         rows = (self.weights[depth:] / scaling[1:])[:, None] * self.W[depth:]
         return np.vstack([centre / scaling[0], rows])
 
-    def start(
-        self, centre: np.ndarray, depth: int, rank: int, rng: np.random.Generator
-    ) -> Iterate:
+    def start(self, centre: np.ndarray, depth: int, rank: int, rng: np.random.Generator) -> Iterate:
         """X = I_m/√m, and Y = R₁ᵀZ for a Gaussian Z (R₁: R_s at s = 1), normalised."""
         rows = np.vstack([centre, self.weights[depth:, None] * self.W[depth:]])
         right = rows.T @ rng.standard_normal((rows.shape[0], rank))
@@ -118,8 +116,12 @@ class SubtreeBound:
         """
         p, q = self._terms(centre, depth, iterate)
         value = float(p @ q)
-        floor = np.concatenate([[spectral_norm_estimate(centre)],
-                                self.weights[depth:] * np.linalg.norm(self.W[depth:], axis=1)])
+        floor = np.concatenate(
+            [
+                [spectral_norm_estimate(centre)],
+                self.weights[depth:] * np.linalg.norm(self.W[depth:], axis=1),
+            ]
+        )
         ratio = value * q * _inverse(p, value**2)
         squares = np.clip(ratio, floor**2, max(value**2, float(np.max(floor**2))))
         return np.sqrt(np.where(squares > 0, squares, 1.0))
@@ -130,8 +132,12 @@ class SubtreeBound:
         left, right = iterate
         p = _lengths(self.A[:, depth:].T @ left) / self.norms[depth:]
         q = self.weights[depth:] * _lengths(self.W[depth:] @ right)
-        return np.array([np.concatenate([[np.linalg.norm(left)], p]),
-                         np.concatenate([[np.linalg.norm(centre @ right)], q])])
+        return np.array(
+            [
+                np.concatenate([[np.linalg.norm(left)], p]),
+                np.concatenate([[np.linalg.norm(centre @ right)], q]),
+            ]
+        )
 
     def _right_gradient(
         self, centre: np.ndarray, depth: int, left: np.ndarray, right: np.ndarray
@@ -139,9 +145,7 @@ class SubtreeBound:
         """∇_Y φ = ‖X‖_F·G₀ᵀG₀Y/‖G₀Y‖_F + h·Σ_j ‖Xᵀa_j‖·w_j(w_jᵀY)/‖Yᵀw_j‖ (where defined)."""
         W = self.W[depth:]
         projections = W @ right
-        factors = self.half * _lengths(self.A[:, depth:].T @ left) * _inverse(
-            _lengths(projections)
-        )
+        factors = self.half * _lengths(self.A[:, depth:].T @ left) * _inverse(_lengths(projections))
         gradient = (W.T * factors) @ projections
         image = centre @ right
         norm = float(np.linalg.norm(image))

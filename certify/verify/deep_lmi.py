@@ -51,7 +51,11 @@ def layer_cliques(depth: int) -> list[tuple[int, int]]:
 
 
 def assemble(
-    weights: Sequence, diagonals: Sequence, top_left: object, quadratic: float, cross: float,
+    weights: Sequence,
+    diagonals: Sequence,
+    top_left: object,
+    quadratic: float,
+    cross: float,
     last: float,
 ) -> Blocks:
     """N from the diagonal matrices T_l and its top-left term ρI, with 2αβ, −(α+β) and −1 (the

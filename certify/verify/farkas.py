@@ -109,7 +109,8 @@ class ExactLayer:
             return None
         rows, signs = [int(i) for i in rows], [int(s) for s in signs]
         support = [
-            (i, s) for i, s, y in zip(rows, signs, guess, strict=True)
+            (i, s)
+            for i, s, y in zip(rows, signs, guess, strict=True)
             if y > _SUPPORT_CUTOFF * largest
         ]
         solution = self._normalised_solution(support)

@@ -72,10 +72,14 @@ class ProvenSubtreeBound:
         centre = self.centre(signs) / scaling[0]
         rows = ((self.half * rho) / scaling[1:])[:, None] * W
         right = np.vstack([centre, rows])
-        right_error = np.vstack([gamma(2) * np.abs(centre) + TINY / scaling[0],
-                                 gamma(3) * np.abs(rows)])
-        return up(_norm_upper(left, gamma(2) * np.abs(left)) * _norm_upper(right, right_error)
-                  * (1.0 + 2.0 * UNIT_ROUNDOFF))
+        right_error = np.vstack(
+            [gamma(2) * np.abs(centre) + TINY / scaling[0], gamma(3) * np.abs(rows)]
+        )
+        return up(
+            _norm_upper(left, gamma(2) * np.abs(left))
+            * _norm_upper(right, right_error)
+            * (1.0 + 2.0 * UNIT_ROUNDOFF)
+        )
 
 
 def _norm_upper(X: np.ndarray, error: np.ndarray) -> float:

@@ -26,8 +26,13 @@ from .sniff import DAMAGED_ZIP, HEAD_SIZE, content_kind
 __all__ = ["FORMATS", "ModelFormatError", "load_model", "save_model"]
 
 FORMATS: tuple[Format, ...] = (PYTORCH, SAFETENSORS, NPZ, MATLAB, ONNX)
-_BY_KIND = {"torch": PYTORCH, "pickle": PYTORCH, "npz": NPZ, "safetensors": SAFETENSORS,
-            "matlab": MATLAB}
+_BY_KIND = {
+    "torch": PYTORCH,
+    "pickle": PYTORCH,
+    "npz": NPZ,
+    "safetensors": SAFETENSORS,
+    "matlab": MATLAB,
+}
 
 
 def _suffixes() -> str:

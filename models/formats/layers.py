@@ -136,8 +136,9 @@ def _shape_error(order: list[str], shapes: Mapping[str, tuple[int, int]]) -> Mod
     raise AssertionError("the chain fits")
 
 
-def _layer_order(prefixes: list[str], shapes: Mapping[str, tuple[int, int]],
-                 key_order: bool) -> list[str]:
+def _layer_order(
+    prefixes: list[str], shapes: Mapping[str, tuple[int, int]], key_order: bool
+) -> list[str]:
     numbered = _numbering(prefixes)
     if numbered is not None:
         if key_order and numbered != prefixes:

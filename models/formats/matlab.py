@@ -87,11 +87,14 @@ def save(net: Network, path: Path) -> None:
     ``activation``."""
     weights, biases = linear_layers(net)
     with open(path, "wb") as file:  # a file object stops scipy from appending ".mat"
-        savemat(file, {
-            "weights": _cell_of(list(weights)),
-            "biases": _cell_of([b[:, None] for b in biases]),
-            "activation": activation_text(net.activation),
-        })
+        savemat(
+            file,
+            {
+                "weights": _cell_of(list(weights)),
+                "biases": _cell_of([b[:, None] for b in biases]),
+                "activation": activation_text(net.activation),
+            },
+        )
 
 
 MATLAB = Format(

@@ -75,9 +75,7 @@ def load(path: Path, options: LoadOptions) -> Network:
         settle_activation(options.activation, net.activation)
         return net
     if not isinstance(content, Mapping):
-        raise ModelFormatError(
-            f"holds a {type(content).__name__}, not a state dict of tensors"
-        )
+        raise ModelFormatError(f"holds a {type(content).__name__}, not a state dict of tensors")
     arrays = {str(key): tensor_to_array(value, str(key)) for key, value in content.items()}
     activation = settle_activation(options.activation, None)
     return network_from_state(arrays, activation, key_order=True)

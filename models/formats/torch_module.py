@@ -145,8 +145,10 @@ def _refuse_hooks(layer: nn.Module, name: str) -> None:
 
 def _is_layer(kind: type[nn.Module]) -> bool:
     """True for the torch layer types that are read (by exact type, never a subclass)."""
-    return kind in (nn.Linear, nn.Flatten, nn.BatchNorm1d) or kind in _ACTIVATIONS or (
-        kind in _IDENTITIES
+    return (
+        kind in (nn.Linear, nn.Flatten, nn.BatchNorm1d)
+        or kind in _ACTIVATIONS
+        or (kind in _IDENTITIES)
     )
 
 
@@ -334,9 +336,7 @@ def activation_module(activation: Activation) -> nn.Module:
         "gelu": nn.GELU,
     }
     if activation.name not in factories:
-        raise ModelFormatError(
-            f"activation {activation_text(activation)!r} has no torch module"
-        )
+        raise ModelFormatError(f"activation {activation_text(activation)!r} has no torch module")
     return factories[activation.name]()
 
 

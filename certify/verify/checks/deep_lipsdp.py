@@ -129,22 +129,27 @@ def _congruence(blocks: Blocks, parts: list[np.ndarray]) -> Blocks:
     """D·N·D for D = diag(2^e), block by block (exact up to underflow)."""
     return Blocks(
         [np.ldexp(b, e[:, None] + e[None, :]) for b, e in zip(blocks.diagonal, parts, strict=True)],
-        [np.ldexp(b, e[:, None] + f[None, :])
-         for b, e, f in zip(blocks.upper, parts[:-1], parts[1:], strict=True)],
+        [
+            np.ldexp(b, e[:, None] + f[None, :])
+            for b, e, f in zip(blocks.upper, parts[:-1], parts[1:], strict=True)
+        ],
     )
 
 
 def _error_bounds(magnitudes: Blocks, parts: list[np.ndarray], size: int) -> Blocks:
     """γ_K·D|N|_magD + TINY·(2 + D_iD_j) entrywise, K = 2·size + 16: the rounding of N and of
     its scaling (module docstring)."""
-    ones = Blocks([np.ones_like(b) for b in magnitudes.diagonal],
-                  [np.ones_like(b) for b in magnitudes.upper])
+    ones = Blocks(
+        [np.ones_like(b) for b in magnitudes.diagonal], [np.ones_like(b) for b in magnitudes.upper]
+    )
     powers = _congruence(ones, parts)
     factor = gamma(2 * size + 16)
     diagonal = zip(magnitudes.diagonal, powers.diagonal, strict=True)
     upper = zip(magnitudes.upper, powers.upper, strict=True)
-    return Blocks([factor * m + TINY * (2.0 + p) for m, p in diagonal],
-                  [factor * m + TINY * (2.0 + p) for m, p in upper])
+    return Blocks(
+        [factor * m + TINY * (2.0 + p) for m, p in diagonal],
+        [factor * m + TINY * (2.0 + p) for m, p in upper],
+    )
 
 
 def _cliques(

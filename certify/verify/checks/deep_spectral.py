@@ -25,8 +25,10 @@ def _(certificate: LayerProductCertificate, problem: Problem) -> Verdict:
     net = problem.net
     if len(certificate.norms) != net.depth:
         return Verdict.failed(f"{len(certificate.norms)} norms for {net.depth} layers")
-    norms = [spectral_norm_upper(W, estimate) for W, estimate in zip(
-        net.weights, certificate.norms, strict=True)]
+    norms = [
+        spectral_norm_upper(W, estimate)
+        for W, estimate in zip(net.weights, certificate.norms, strict=True)
+    ]
     if 0.0 in norms:
         return Verdict(0.0, True, "a weight matrix is zero: f is constant")
     factors = [*norms, *[net.activation.lipschitz] * (net.depth - 1)]

@@ -105,8 +105,13 @@ def gradient_norm_lower(net: TwoLayerNetwork, point: np.ndarray) -> float:
             return 0.0
         slopes[i] = Fraction(positive if sign >= 0 else negative)
     jacobian = [
-        [sum((Fraction(net.A[r, i]) * t * Fraction(net.W[i, c]) for i, t in slopes.items()),
-             Fraction(0)) for c in range(net.d)]
+        [
+            sum(
+                (Fraction(net.A[r, i]) * t * Fraction(net.W[i, c]) for i, t in slopes.items()),
+                Fraction(0),
+            )
+            for c in range(net.d)
+        ]
         for r in range(net.m)
     ]
     direction = np.linalg.svd(np.array(jacobian, dtype=np.float64))[2][0]

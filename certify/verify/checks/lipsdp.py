@@ -120,8 +120,9 @@ def _claimed_slopes(certificate: LipSDPCertificate, net: TwoLayerNetwork) -> Slo
     defaults = slope_intervals(net, None)
     return tuple(  # type: ignore[return-value]
         default[neurons] if claimed is None else np.asarray(claimed, dtype=np.float64)
-        for claimed, default in zip((certificate.slopes_lower, certificate.slopes_upper),
-                                    defaults, strict=True)
+        for claimed, default in zip(
+            (certificate.slopes_lower, certificate.slopes_upper), defaults, strict=True
+        )
     )
 
 
@@ -195,8 +196,9 @@ def _in_range(*arrays: np.ndarray) -> bool:
     """Whether every nonzero magnitude in the arrays lies in [1/_RANGE, _RANGE]."""
     for array in arrays:
         magnitudes = np.abs(array[array != 0])
-        if magnitudes.size and not (np.min(magnitudes) >= 1.0 / _RANGE
-                                    and np.max(magnitudes) <= _RANGE):
+        if magnitudes.size and not (
+            np.min(magnitudes) >= 1.0 / _RANGE and np.max(magnitudes) <= _RANGE
+        ):
             return False
     return True
 
@@ -206,8 +208,15 @@ class _InputForm:
     / γ_K, where E bounds its rounding: ρI + √δ√δᵀ, |A|·|diag(γ)|·|W| and I + ½|A_F|T⁻¹|A_F|ᵀ
     by blocks."""
 
-    def __init__(self, W: np.ndarray, A: np.ndarray, t_F: np.ndarray, alpha: np.ndarray,
-                 beta: np.ndarray, free: np.ndarray) -> None:
+    def __init__(
+        self,
+        W: np.ndarray,
+        A: np.ndarray,
+        t_F: np.ndarray,
+        alpha: np.ndarray,
+        beta: np.ndarray,
+        free: np.ndarray,
+    ) -> None:
         W_F, A_F = W[free], A[:, free]
         weights = 0.5 * (beta - alpha)[free] ** 2 * t_F
         centre = 0.5 * (alpha + beta)
@@ -240,14 +249,22 @@ class _HiddenForm:
     """ρ·P_h = [[2ρT, ρA_Fᵀ], [ρA_F, ρI]] − ΛΛᵀ and the Frobenius norm of D·E·D / γ_K, where E
     bounds its rounding: ℓℓᵀ + |[[2ρT, ρA_Fᵀ], [ρA_F, ρI]]| (ℓ the row norms of Λ̄)."""
 
-    def __init__(self, W: np.ndarray, A: np.ndarray, t_F: np.ndarray, alpha: np.ndarray,
-                 beta: np.ndarray, free: np.ndarray) -> None:
+    def __init__(
+        self,
+        W: np.ndarray,
+        A: np.ndarray,
+        t_F: np.ndarray,
+        alpha: np.ndarray,
+        beta: np.ndarray,
+        free: np.ndarray,
+    ) -> None:
         W_F, self.A_F, self.t_F = W[free], A[:, free], t_F
         widths = (beta - alpha)[free]
         Lam = np.vstack([(widths * t_F)[:, None] * W_F, -((A * alpha) @ W)])
         self.gram = -(Lam @ Lam.T)
-        magnitude = np.vstack([(np.abs(widths) * t_F)[:, None] * np.abs(W_F),
-                               (np.abs(A) * np.abs(alpha)) @ np.abs(W)])
+        magnitude = np.vstack(
+            [(np.abs(widths) * t_F)[:, None] * np.abs(W_F), (np.abs(A) * np.abs(alpha)) @ np.abs(W)]
+        )
         self.row_norms = np.sqrt(np.sum(magnitude**2, axis=1))
 
     def at(self, rho: float) -> tuple[np.ndarray, Bound]:

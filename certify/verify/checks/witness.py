@@ -77,8 +77,12 @@ def _(witness: PairWitness, problem: Problem) -> Verdict:
     net = problem.net
     x = np.asarray(witness.x, dtype=np.float64)
     y = np.asarray(witness.y, dtype=np.float64)
-    reason = (_bad_point(x, net) or _bad_point(y, net)
-              or _outside(problem.domain, x) or _outside(problem.domain, y))
+    reason = (
+        _bad_point(x, net)
+        or _bad_point(y, net)
+        or _outside(problem.domain, x)
+        or _outside(problem.domain, y)
+    )
     if reason is not None:
         return Verdict.failed(reason)
     if np.array_equal(x, y):
