@@ -6,6 +6,7 @@
 
 Each experiment is one `certify law run` into ``results/<name>/law.sqlite`` (not committed:
 it holds the networks; a run killed at any moment resumes where it stopped), then
+`certify law refine` (the exact method and more search on the intervals wider than ×1.05), then
 `certify law report --out results/<name>`, which writes ``report.md``, the figures (PNG, SVG)
 and ``rows.csv``.  ``run.json`` records the command, the machine and the wall time of every
 session that worked on the database.  ``ablation.md`` tabulates the paper-form fits
@@ -95,12 +96,15 @@ def run(name: str, workers: int | None) -> None:
     arguments = ["run", "--db", str(database.relative_to(HERE.parent)), *EXPERIMENTS[name][1]]
     if workers:
         arguments += ["--workers", str(workers)]
+    refining = ["refine", "--db", arguments[2]]
     started = time.monotonic()
     _certify(*arguments)
+    _certify(*refining)
     seconds = time.monotonic() - started
     log_path = folder / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {"sessions": []}
     log["command"] = "certify law " + " ".join(arguments)
+    log["refine_command"] = "certify law " + " ".join(refining)
     log["sessions"].append(
         {
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -342,3 +342,45 @@ def test_a_database_from_before_train_is_migrated_as_adam_rows(tmp_path: Path) -
         assert store.rows()[0]["lip_upper"] == 3.5
         store.add({**Task(10, 5, 2, 0, train="smooth").as_dict(), "lip_upper": 2.0})
         assert {r["train"] for r in store.rows()} == {"adam", "smooth"}
+
+
+def _sphere_quotients(net: TwoLayerNetwork, count: int, seed: int) -> float:
+    """The largest |f(x) − f(y)|/‖x − y‖ over random close pairs on S^{d−1}: a lower bound on
+    Lip_S(f) that no certified upper end may undercut."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((count, net.d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    Y = X + 1e-4 * rng.standard_normal((count, net.d))
+    Y /= np.linalg.norm(Y, axis=1, keepdims=True)
+    rise = np.abs(net(X) - net(Y)).max(axis=1)
+    return float(np.max(rise / np.linalg.norm(X - Y, axis=1)))
+
+
+def test_refine_only_tightens_sound_intervals_and_runs_once(tmp_path: Path, capsys) -> None:
+    from certify.law.netblob import from_bytes
+
+    db = str(tmp_path / "law.sqlite")
+    assert main(["run", "--db", db, *TINY_SWEEP]) == 0
+    with Store(db) as store:
+        before = {r["d"]: r for r in store.rows(networks=True) if r["interpolated"] == 1}
+    assert before
+    capsys.readouterr()
+    assert main(["refine", "--db", db, "--gap", "1", "--time-limit", "2"]) == 0
+    assert capsys.readouterr().out.startswith(f"{len(before)} nets refined")
+    with Store(db) as store:
+        after = {r["d"]: r for r in store.rows() if r["interpolated"] == 1}
+    for d, old in before.items():
+        new = after[d]
+        assert new["refined_by"] == "exact+sphere" and not new["refine_note"]
+        assert (new["lip_lower_before"], new["lip_upper_before"]) == (
+            old["lip_lower"],
+            old["lip_upper"],
+        )
+        assert old["lip_lower"] <= new["lip_lower"] <= new["lip_upper"] <= old["lip_upper"]
+        assert 0 < new["lip_global_lower"] <= old["lip_upper_global"] * (1 + 1e-12)
+        assert _sphere_quotients(from_bytes(old["network"]), 20_000, d) <= new["lip_upper"]
+    assert main(["refine", "--db", db, "--gap", "1"]) == 0
+    assert capsys.readouterr().out.startswith("0 nets refined")
+    out = tmp_path / "report"
+    assert main(["report", "--db", db, "--out", str(out), "--resamples", "20"]) == 0
+    assert "## Intervals wider than ×1.05, and why" in (out / "report.md").read_text()

@@ -34,8 +34,10 @@ from ..options import (
     run_command,
     seed,
 )
+from .analysis import spread
 from .executor import sweep
 from .grid import DISTRIBUTIONS, K_RULES, PRESETS, TRAINS, Grid, GridError, Task, load_grid
+from .refine import DEFAULT_GAP, refine, wide_rows
 from .run import DEFAULT_UPPER_METHODS, Settings
 from .stages import StageBoard
 from .store import Store, read_rows
@@ -150,6 +152,24 @@ def _parser() -> argparse.ArgumentParser:
         help="upper/lower ratio flagged too wide (default 2)",
     )
     report.add_argument("--seed", type=seed, default=0, help="bootstrap seed")
+    refine = commands.add_parser(
+        "refine", help="spend more time, and the exact method, on the nets with wide intervals"
+    )
+    refine.add_argument("--db", default=DEFAULT_DB, help=f"results database (default {DEFAULT_DB})")
+    refine.add_argument(
+        "--gap",
+        type=at_least_one,
+        default=DEFAULT_GAP,
+        help=f"refine the nets with upper/lower above this (default {DEFAULT_GAP})",
+    )
+    refine.add_argument(
+        "--time-limit",
+        type=positive_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="allowance of exact, and of the sphere search, per net (default 10)",
+    )
+    refine.add_argument("--seed", type=seed, default=0, help="seed of the sphere search")
     export = commands.add_parser(
         "export", help="write every interpolating net as .npz with its data and bounds"
     )
@@ -273,6 +293,24 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refine(args: argparse.Namespace) -> int:
+    if not Path(args.db).is_file():
+        raise UsageError(f"no results database at {args.db}")
+    narrowed = 0
+    with Store(args.db) as store:
+        pending = wide_rows(store.rows(networks=True), args.gap)
+        bar = tqdm(total=len(pending), unit="net", file=sys.stderr, dynamic_ncols=True)
+        try:
+            for values in refine(store, pending, args.time_limit, args.seed):
+                narrowed += spread(values) <= args.gap
+                bar.set_postfix_str(f"now within {args.gap:g}: {narrowed}", refresh=False)
+                bar.update()
+        finally:
+            bar.close()
+    print(f"{len(pending)} nets refined in {args.db}; {narrowed} now within {args.gap:g}")
+    return 0
+
+
 def _export(args: argparse.Namespace) -> int:
     from .export import export_networks
 
@@ -288,7 +326,8 @@ def _export(args: argparse.Namespace) -> int:
 
 def _command(args: argparse.Namespace) -> int:
     try:
-        return {"run": _run, "report": _report, "export": _export}[args.command](args)
+        commands = {"run": _run, "report": _report, "refine": _refine, "export": _export}
+        return commands[args.command](args)
     except (GridError, UsageError, UnknownMethodError, OSError, sqlite3.Error) as error:
         return report_bad_input("certify law", first_line(error), getattr(args, "json", False))
     except KeyboardInterrupt:

@@ -56,6 +56,12 @@ RESULT_COLUMNS: dict[str, str] = {
     "train_seconds": "REAL",
     "upper_domain": "TEXT",
     "lip_upper_global": "REAL",
+    "lip_lower_before": "REAL",
+    "lip_upper_before": "REAL",
+    "lip_global_lower": "REAL",
+    "refined_by": "TEXT",
+    "refine_note": "TEXT",
+    "refine_seconds": "REAL",
 }
 #: Files beside a database that hold committed pages not yet in it (write-ahead log) or the
 #: undo log of a transaction cut short (rollback journal).
@@ -201,6 +207,18 @@ class Store:
             )
             self._connection.execute(f"DELETE FROM claims WHERE {_KEY_MATCH}", _key(row))
         return cursor.rowcount == 1
+
+    @_path_named
+    def update(self, row: Row, values: Row) -> None:
+        """Overwrite the result columns ``values`` of the row of ``row``'s task, and commit."""
+        unknown = set(values) - set(RESULT_COLUMNS)
+        if unknown:
+            raise ValueError(f"not result columns: {sorted(unknown)}")
+        assignments = ", ".join(f"{name} = ?" for name in values)
+        with self._connection:
+            self._connection.execute(
+                f"UPDATE runs SET {assignments} WHERE {_KEY_MATCH}", [*values.values(), *_key(row)]
+            )
 
     @_path_named
     def forget_errors(self) -> int:
