@@ -93,9 +93,9 @@ class Scope:
             return f"handles {' and '.join(sorted({c[0] for c in self.cells}))} networks only"
         norms = {cell[1] for cell in self.cells if cell[0] == depth}
         if norm not in norms:
-            several = len({cell[0] for cell in self.cells}) > 1
+            everywhere = {cell[1] for cell in self.cells}
             return f"handles the {_norm_text(norms)} norm only" + (
-                f" (for {depth} networks)" if several else ""
+                "" if norms == everywhere else f" (for {depth} networks)"
             )
         if self.piecewise_linear_only and not activation.piecewise_linear:
             return f"activation {activation.spec!r} is not piecewise linear"
