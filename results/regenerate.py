@@ -8,8 +8,9 @@ Each experiment is one `certify law run` into ``results/<name>/law.sqlite`` (not
 it holds the networks; a run killed at any moment resumes where it stopped), then
 `certify law refine` (the exact method and more search on the intervals wider than ×1.05), then
 `certify law report --out results/<name>`, which writes ``report.md``, the figures (PNG, SVG)
-and ``rows.csv``.  ``run.json`` records the command, the machine and the wall time of every
-session that worked on the database.  ``ablation.md`` tabulates the paper-form fits
+and ``rows.csv``.  ``run.json`` records the commands, the machine and the wall time of every
+session that worked on the database (sweep and refinement apart; a session that found every
+task done spends its time on the refinement only).  ``ablation.md`` tabulates the paper-form fits
 y = α·√(n/k) + β of all experiments side by side.
 """
 
@@ -99,8 +100,9 @@ def run(name: str, workers: int | None) -> None:
     refining = ["refine", "--db", arguments[2]]
     started = time.monotonic()
     _certify(*arguments)
+    swept = time.monotonic()
     _certify(*refining)
-    seconds = time.monotonic() - started
+    refined = time.monotonic()
     log_path = folder / "run.json"
     log = json.loads(log_path.read_text()) if log_path.exists() else {"sessions": []}
     log["command"] = "certify law " + " ".join(arguments)
@@ -108,7 +110,9 @@ def run(name: str, workers: int | None) -> None:
     log["sessions"].append(
         {
             "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-            "wall_seconds": round(seconds, 1),
+            "wall_seconds": round(refined - started, 1),
+            "run_seconds": round(swept - started, 1),
+            "refine_seconds": round(refined - swept, 1),
             "machine": _machine(),
         }
     )
@@ -126,11 +130,11 @@ def ablation_table() -> str:
         "|" + "---|" * 8,
     ]
     for name, (setting, _) in EXPERIMENTS.items():
-        database = HERE / name / "law.sqlite"
-        if not database.is_file():
+        database, log = HERE / name / "law.sqlite", HERE / name / "run.json"
+        if not (database.is_file() and log.is_file()):
             continue
         summary = json.loads(_certify("report", "--db", str(database), "--json", capture=True))
-        wall = json.loads((HERE / name / "run.json").read_text())["wall_seconds"]
+        wall = json.loads(log.read_text())["wall_seconds"]
         fits = []
         for end in ("proxy", "lower", "upper"):
             fit = summary["paper_fit"].get(end) or {}
