@@ -17,6 +17,7 @@ y = α·√(n/k) + β of all experiments side by side.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -121,28 +122,60 @@ def run(name: str, workers: int | None) -> None:
     _certify("report", "--db", str(database), "--out", str(folder))
 
 
+ENDS = ("proxy", "lower", "upper")
+
+
+def _triple(fit: dict[str, float | None]) -> str:
+    values = [fit.get(key) for key in ("slope", "intercept", "r")]
+    return ", ".join("—" if v is None else f"{v:.3g}" for v in values)
+
+
+def _median_r(summary: dict, end: str) -> str:
+    found = sorted(
+        fits[end]["r"]
+        for fits in summary["paper_fit_by_d"].values()
+        if (fits.get(end) or {}).get("r") is not None
+    )
+    return f"{found[len(found) // 2]:.2f}" if found else "—"
+
+
+def _narrow(folder: Path) -> str:
+    """How many interpolating nets have upper/lower ≤ 1.05 (from the report's rows.csv)."""
+    with (folder / "rows.csv").open(newline="") as file:
+        rows = [r for r in csv.DictReader(file) if r["interpolated"] == "1" and r["lip_lower"]]
+    narrow = sum(float(r["lip_upper"] or "inf") <= 1.05 * float(r["lip_lower"]) for r in rows)
+    return f"{narrow}/{len(rows)}"
+
+
 def ablation_table() -> str:
-    """The paper-form fit of each finished experiment, one row each."""
+    """The paper-form fit y = α·√(n/k) + β of each finished experiment, over all nets and the
+    median of its r over the values of d, the power-law exponent of the lower ends, and how many
+    intervals are within ×1.05."""
     lines = [
         "| experiment | setting | nets | interpolating | wall (s) | "
-        + " | ".join(f"{end}: α, β, r" for end in ("proxy", "lower", "upper"))
-        + " |",
-        "|" + "---|" * 8,
+        + " | ".join(f"{end}: α, β, r" for end in ENDS)
+        + " | median r per d: proxy, lower | γ of lower ends [95 % CI] | upper/lower ≤ 1.05 |",
+        "|" + "---|" * 11,
     ]
     for name, (setting, _) in EXPERIMENTS.items():
-        database, log = HERE / name / "law.sqlite", HERE / name / "run.json"
+        folder = HERE / name
+        database, log = folder / "law.sqlite", folder / "run.json"
         if not (database.is_file() and log.is_file()):
             continue
         summary = json.loads(_certify("report", "--db", str(database), "--json", capture=True))
         wall = json.loads(log.read_text())["wall_seconds"]
-        fits = []
-        for end in ("proxy", "lower", "upper"):
-            fit = summary["paper_fit"].get(end) or {}
-            values = [fit.get(key) for key in ("slope", "intercept", "r")]
-            fits.append(", ".join("—" if v is None else f"{v:.3g}" for v in values))
+        fits = " | ".join(_triple(summary["paper_fit"].get(end) or {}) for end in ENDS)
+        gamma = summary["exponent_lower"]
+        exponent = (
+            "—"
+            if gamma["value"] is None
+            else f"{gamma['value']:.3f} [{gamma['ci_low']:.3f}, {gamma['ci_high']:.3f}]"
+        )
         lines.append(
             f"| [{name}]({name}/report.md) | {setting} | {summary['runs']} | "
-            f"{summary['interpolated']} | {wall:.0f} | " + " | ".join(fits) + " |"
+            f"{summary['interpolated']} | {wall:.0f} | {fits} | "
+            f"{_median_r(summary, 'proxy')}, {_median_r(summary, 'lower')} | {exponent} | "
+            f"{_narrow(folder)} |"
         )
     return "\n".join(lines) + "\n"
 
