@@ -63,8 +63,8 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
         [*FIG2, *ONE_SEED, "--bias-free"],
     ),
     "fig3-0.4": (
-        "Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size",
-        ["--preset", "bln-fig3", "--scale", "0.4"],
+        "Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size, seed 0",
+        ["--preset", "bln-fig3", "--scale", "0.4", *ONE_SEED],
     ),
 }
 

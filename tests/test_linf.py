@@ -210,7 +210,7 @@ def test_linf_methods_refuse_the_l2_norm_and_l2_methods_the_linf_norm() -> None:
         assert "linf" in get_method(name).why_not(Problem(net, "2"))
     for name in LINF_METHODS:
         assert get_method(name).why_not(Problem(net, "inf")) is None
-    for name in ("spectral", "lipsdp-neuron", "pair", "patterns"):
+    for name in ("spectral", "lipsdp-neuron", "patterns"):
         assert get_method(name).why_not(Problem(net, "inf")) is not None
 
 

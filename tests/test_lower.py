@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from certify.evidence import PairWitness, PointWitness
 from certify.lower.ascent import GradientAscent
+from certify.lower.engines import Ascents
 from certify.lower.pairs import PairSearch
 from certify.lower.patterns import PatternSearch, _Climb
 from certify.lower.sampling import GradientSampling
@@ -37,7 +38,7 @@ def quick_methods() -> list:
         GradientSampling(count=200),
         GradientAscent(two_layer=two_layer),
         PatternSearch(samples=200, starts=3),
-        PairSearch(ascent=two_layer, refine_steps=10),
+        PairSearch(ascent=Ascents(two_layer=two_layer), refine_steps=10),
     ]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 
 from certify import certify, method_names
-from certify.upper.exact import exact_lipschitz
+from certify.api import exact_lipschitz
 from models import TwoLayerNetwork
 
 from .strategies import SMOOTH, networks

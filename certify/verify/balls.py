@@ -8,7 +8,7 @@ precision ≥ 53 bits; every later operation returns a ball that encloses the ex
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 from flint import arb, arb_mat
@@ -21,6 +21,7 @@ __all__ = [
     "PRECISION",
     "arb_matrix",
     "jacobian_product",
+    "layer_values",
     "lower_float",
     "max_abs_lower",
     "max_abs_upper",
@@ -79,6 +80,17 @@ def lower_float(value: arb) -> float:
 def upper_float(value: arb) -> float:
     """A float ≥ every point of the ball (+inf when the ball is unbounded above or NaN)."""
     return -lower_float(-value)
+
+
+def layer_values(
+    W: np.ndarray, b: np.ndarray, value: Callable[[arb], arb], columns: arb_mat
+) -> arb_mat:
+    """σ(W·X + b) as balls, for the ball matrix X = ``columns`` (one input per column) and σ's
+    ball extension ``value``.  Call it inside ``ctx.workprec(PRECISION)``."""
+    products = arb_matrix(W) * columns
+    rows, cols = products.nrows(), products.ncols()
+    entries = [value(products[i, j] + arb(b[i])) for i in range(rows) for j in range(cols)]
+    return arb_mat(rows, cols, entries)
 
 
 def jacobian_product(net: TwoLayerNetwork, columns: arb_mat) -> arb_mat | str:

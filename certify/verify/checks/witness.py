@@ -4,7 +4,8 @@ Point: if f is differentiable at x then Lip(f) ≥ ‖J(x)‖₂ ≥ ‖J(x)v‖
 J(x) = A·diag(σ'(Wx + b))·W.  f is differentiable at x once every neuron that can change f
 (w_i ≠ 0 and A[:, i] ≠ 0) has a pre-activation proven off the kinks of σ; the others add a
 constant or nothing (deep MLPs: `certify.verify.checks.deep_jacobian`).  Pair: Lip(f) ≥
-‖f(x) − f(y)‖₂/‖x − y‖₂ for x ≠ y (c cancels).
+‖f(x) − f(y)‖₂/‖x − y‖₂ for x ≠ y, for any σ and depth: both points go forward through every
+layer in balls (σ's ``value_ball``), and the output bias cancels in the difference.
 On a domain D (convex) every point must be proven in D (`Domain.contains`, exact); a point
 witness then gives Lip_D(f) ≥ ‖J(x)v‖₂/‖v‖₂ for v along D (a box's free axes), as f is C¹ near
 x and D's relative interior comes arbitrarily close to x.
@@ -20,7 +21,7 @@ import math
 import numpy as np
 from flint import arb, arb_mat, ctx
 
-from models import DeepNetwork, TwoLayerNetwork
+from models import DeepNetwork, Network, TwoLayerNetwork
 
 from ...domains import Domain
 from ...evidence import PairWitness, PointWitness
@@ -29,6 +30,7 @@ from ..balls import (
     PRECISION,
     arb_matrix,
     jacobian_product,
+    layer_values,
     lower_float,
     max_abs_lower,
     max_abs_upper,
@@ -40,14 +42,15 @@ from ..neurons import active_neurons
 from .deep_jacobian import deep_jacobian_product
 
 _RELATIVE_SLACK = 1e-9
+#: The networks both witnesses are checked for: every depth.
+_NETWORKS = (TwoLayerNetwork, DeepNetwork)
 #: For each norm, the (proven lower, proven upper) end of ‖·‖ on a box of balls.
 _NORM_ENDS = {"2": (norm_lower, norm_upper), "inf": (max_abs_lower, max_abs_upper)}
 
 
 @checker.register
 def _(witness: PointWitness, problem: Problem) -> Verdict:
-    networks = (TwoLayerNetwork, DeepNetwork)
-    if reason := unsupported(problem, networks=networks, norms=("2", "inf"), domain_aware=True):
+    if reason := unsupported(problem, networks=_NETWORKS, norms=("2", "inf"), domain_aware=True):
         return Verdict.failed(reason)
     net = problem.net
     x = np.asarray(witness.point, dtype=np.float64)
@@ -72,7 +75,7 @@ def _(witness: PointWitness, problem: Problem) -> Verdict:
 
 @checker.register
 def _(witness: PairWitness, problem: Problem) -> Verdict:
-    if reason := unsupported(problem, norms=("2", "inf"), domain_aware=True):
+    if reason := unsupported(problem, networks=_NETWORKS, norms=("2", "inf"), domain_aware=True):
         return Verdict.failed(reason)
     net = problem.net
     x = np.asarray(witness.x, dtype=np.float64)
@@ -87,18 +90,27 @@ def _(witness: PairWitness, problem: Problem) -> Verdict:
         return Verdict.failed(reason)
     if np.array_equal(x, y):
         return Verdict.failed("the two points of the pair coincide")
-    active = active_neurons(net)
-    value = net.activation.value_ball
     lower, upper = _NORM_ENDS[problem.norm]
     with ctx.workprec(PRECISION):
-        products = arb_matrix(net.W[active]) * arb_matrix(np.column_stack([x, y]))
-        gaps = []
-        for row, neuron in enumerate(active):
-            bias = arb(net.b[neuron])
-            gaps.append(value(products[row, 0] + bias) - value(products[row, 1] + bias))
-        image = arb_matrix(net.A[:, active]) * arb_mat(len(gaps), 1, gaps)
+        image = _difference(net, x, y)
         distance = upper(arb(p) - arb(q) for p, q in zip(x, y, strict=True))
         return _verdict(lower_float(lower(image.entries()) / distance), witness.value)
+
+
+def _difference(net: Network, x: np.ndarray, y: np.ndarray) -> arb_mat:
+    """f(x) − f(y) as balls (an m×1 matrix; the output bias cancels): both points forward through
+    every hidden layer, then W_L·(h_x − h_y).  A two-layer net keeps only the neurons that can
+    change f (`active_neurons`), for narrower balls.  Call it inside ``ctx.workprec``."""
+    if net.depth == 2:
+        active = active_neurons(net)
+        weights, biases, last = [net.W[active]], [net.b[active]], net.A[:, active]
+    else:
+        weights, biases, last = net.weights[:-1], net.biases[:-1], net.weights[-1]
+    hidden = arb_matrix(np.column_stack([x, y]))
+    for W, b in zip(weights, biases, strict=True):
+        hidden = layer_values(W, b, net.activation.value_ball, hidden)
+    gaps = [hidden[i, 0] - hidden[i, 1] for i in range(hidden.nrows())]
+    return arb_matrix(last) * arb_mat(len(gaps), 1, gaps)
 
 
 def _direction(J: np.ndarray, norm: str) -> np.ndarray:
@@ -111,7 +123,7 @@ def _direction(J: np.ndarray, norm: str) -> np.ndarray:
     return np.where(J[int(np.argmax(np.abs(J).sum(axis=1)))] < 0, -1.0, 1.0)
 
 
-def _bad_point(point: np.ndarray, net: TwoLayerNetwork) -> str | None:
+def _bad_point(point: np.ndarray, net: Network) -> str | None:
     """Why ``point`` cannot be a witness point of ``net`` (None when it can)."""
     if point.shape != (net.d,):
         return f"witness point has shape {point.shape}, expected ({net.d},)"
