@@ -10,8 +10,9 @@ it holds the networks; a run killed at any moment resumes where it stopped), the
 `certify law report --out results/<name>`, which writes ``report.md``, the figures (PNG, SVG)
 and ``rows.csv``.  ``run.json`` records the commands, the machine and the wall time of every
 session that worked on the database (sweep and refinement apart; a session that found every
-task done spends its time on the refinement only).  ``ablation.md`` tabulates the paper-form fits
-y = α·√(n/k) + β of all experiments side by side.
+task done spends its time on the refinement only).  The combined experiments (`COMBINED`) join
+the rows of others, for the envelope over every interpolator found per cell.  ``ablation.md``
+tabulates the paper-form fits y = α·√(n/k) + β of all experiments side by side.
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
         "Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size, seed 0",
         ["--preset", "bln-fig3", "--scale", "0.4", *ONE_SEED],
     ),
+}
+
+
+#: name → the experiments whose rows it joins: the envelope over every interpolator found per
+#: cell (Adam, smooth training, constructions), for Conjectures 1 and 2.
+COMBINED: dict[str, tuple[str, ...]] = {
+    "fig2-conjectures": ("fig2-adam", "fig2-smooth", "fig2-construct"),
 }
 
 
@@ -147,6 +155,26 @@ def _narrow(folder: Path) -> str:
     return f"{narrow}/{len(rows)}"
 
 
+def combine(name: str) -> None:
+    """Join the rows (networks included) of the experiments of ``COMBINED[name]`` into a fresh
+    ``results/<name>/law.sqlite``, and report it."""
+    from certify.law.store import Store, read_rows
+
+    parts = COMBINED[name]
+    folder = HERE / name
+    folder.mkdir(exist_ok=True)
+    database = folder / "law.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    with Store(database) as store:
+        for part in parts:
+            for row in read_rows(HERE / part / "law.sqlite", networks=True):
+                store.add(row)
+    log = {"combined_from": list(parts), "command": f"python results/regenerate.py {name}"}
+    (folder / "run.json").write_text(json.dumps(log, indent=2) + "\n")
+    _certify("report", "--db", str(database), "--out", str(folder))
+
+
 def ablation_table() -> str:
     """The paper-form fit y = α·√(n/k) + β of each finished experiment, over all nets and the
     median of its r over the values of d, the power-law exponent of the lower ends, and how many
@@ -191,12 +219,17 @@ def main() -> None:
     if args.list:
         for name, (setting, arguments) in EXPERIMENTS.items():
             print(f"{name:20} {setting}\n{'':20} certify law run {' '.join(arguments)}")
+        for name, parts in COMBINED.items():
+            print(f"{name:20} the rows of {', '.join(parts)} together")
         return
-    unknown = sorted(set(args.names) - set(EXPERIMENTS))
+    unknown = sorted(set(args.names) - set(EXPERIMENTS) - set(COMBINED))
     if unknown:
         parser.error(f"unknown experiments {', '.join(unknown)} (see --list)")
-    for name in args.names or EXPERIMENTS:
-        run(name, args.workers)
+    for name in args.names or [*EXPERIMENTS, *COMBINED]:
+        if name in COMBINED:
+            combine(name)
+        else:
+            run(name, args.workers)
         (HERE / "ablation.md").write_text(ablation_table())
 
 
