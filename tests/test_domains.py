@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from certify import certify
+from certify.api import exact_lipschitz
 from certify.cli import main
 from certify.domains import Ball, Box, Domain, DomainError, parse_domain
 from certify.evidence import PairWitness, PointWitness
@@ -21,7 +22,6 @@ from certify.lower.domain_search import DomainAscent
 from certify.lower.search import gradient_norms
 from certify.methods import Budget
 from certify.problem import Problem
-from certify.upper.exact import exact_lipschitz
 from certify.upper.spectral import SpectralProduct
 from certify.verify import verify
 from certify.verify.propagation import preactivation_bounds, slope_intervals

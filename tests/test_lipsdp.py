@@ -14,9 +14,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 
 from certify import Budget, method_names, verify
+from certify.api import exact_lipschitz
 from certify.domains import Box
 from certify.problem import Problem
-from certify.upper.exact import exact_lipschitz
 from certify.upper.lipsdp import LipSDPCertificate, LipSDPLayer, LipSDPNeuron
 from certify.upper.lipsdp_barrier import _Barrier, minimise_barrier
 from certify.upper.lipsdp_solvers import (
