@@ -37,24 +37,10 @@ from .run import SPHERE_METHOD
 from .sphere import sphere_lower_bound
 from .store import Row, Store
 
-__all__ = ["DEFAULT_GAP", "REFINE_COLUMNS", "refine", "refine_row", "wide_rows"]
+__all__ = ["DEFAULT_GAP", "refine", "refine_row", "wide_rows"]
 
 #: Intervals wider than this ratio are refined.
 DEFAULT_GAP = 1.05
-#: What a refinement writes into a row.
-REFINE_COLUMNS = (
-    "lip_lower",
-    "lower_method",
-    "lip_upper",
-    "upper_method",
-    "upper_domain",
-    "lip_lower_before",
-    "lip_upper_before",
-    "lip_global_lower",
-    "refined_by",
-    "refine_note",
-    "refine_seconds",
-)
 
 
 def wide_rows(rows: list[Row], gap: float) -> list[Row]:
@@ -91,7 +77,7 @@ def _exact(net: TwoLayerNetwork, seconds: float, seed: int) -> _Exact:
 
 
 def refine_row(row: Row, seconds: float, seed: int) -> Row:
-    """The refined ends of one row (`REFINE_COLUMNS`)."""
+    """The refined ends of one row, and what the refinement records beside them."""
     start = time.perf_counter()
     net = from_bytes(row["network"])
     exact = _exact(net, seconds, seed)
