@@ -22,6 +22,7 @@ import csv
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -78,11 +79,24 @@ COMBINED: dict[str, tuple[str, ...]] = {
 
 
 def _certify(*arguments: str, capture: bool = False) -> str:
+    """Run ``certify law …`` and return its output; if this script is stopped meanwhile (Ctrl-C,
+    SIGTERM), the sweep is stopped too (it keeps every finished row) before this one exits."""
     command = [sys.executable, "-m", "certify", "law", *arguments]
-    done = subprocess.run(
-        command, check=True, text=True, stdout=subprocess.PIPE if capture else None
-    )
-    return done.stdout or ""
+    process = subprocess.Popen(command, text=True, stdout=subprocess.PIPE if capture else None)
+    try:
+        output, _ = process.communicate()
+    except BaseException:
+        process.terminate()
+        process.wait()
+        raise
+    if process.returncode:
+        raise subprocess.CalledProcessError(process.returncode, command)
+    return output or ""
+
+
+def _exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so that `_certify` stops the running sweep first."""
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
 
 
 def _machine() -> dict[str, object]:
@@ -216,6 +230,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, help="worker processes (default: one per core)")
     parser.add_argument("--list", action="store_true", help="list the experiments and stop")
     args = parser.parse_args()
+    _exit_on_sigterm()
     if args.list:
         for name, (setting, arguments) in EXPERIMENTS.items():
             print(f"{name:20} {setting}\n{'':20} certify law run {' '.join(arguments)}")
