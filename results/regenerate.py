@@ -162,10 +162,12 @@ def _median_r(summary: dict, end: str) -> str:
 
 
 def _narrow(folder: Path) -> str:
-    """How many interpolating nets have upper/lower ≤ 1.05 (from the report's rows.csv)."""
+    """How many interpolating nets have upper/lower ≤ `NARROW` (from the report's rows.csv)."""
+    from certify.law.analysis import NARROW
+
     with (folder / "rows.csv").open(newline="") as file:
         rows = [r for r in csv.DictReader(file) if r["interpolated"] == "1" and r["lip_lower"]]
-    narrow = sum(float(r["lip_upper"] or "inf") <= 1.05 * float(r["lip_lower"]) for r in rows)
+    narrow = sum(float(r["lip_upper"] or "inf") <= NARROW * float(r["lip_lower"]) for r in rows)
     return f"{narrow}/{len(rows)}"
 
 

@@ -31,7 +31,7 @@ from ..api import run_method
 from ..methods import Budget
 from ..problem import Problem
 from ..verify.checks.exact import gradient_norm_lower
-from .analysis import spread
+from .analysis import NARROW, spread
 from .netblob import from_bytes
 from .run import SPHERE_METHOD
 from .sphere import sphere_lower_bound
@@ -40,7 +40,9 @@ from .store import Row, Store
 __all__ = ["DEFAULT_GAP", "refine", "refine_row", "wide_rows"]
 
 #: Intervals wider than this ratio are refined.
-DEFAULT_GAP = 1.05
+DEFAULT_GAP = NARROW
+#: The ends of a row and where they come from, which a refinement may replace.
+_ENDS = ("lip_lower", "lower_method", "lip_upper", "upper_method", "upper_domain")
 
 
 def wide_rows(rows: list[Row], gap: float) -> list[Row]:
@@ -81,8 +83,7 @@ def refine_row(row: Row, seconds: float, seed: int) -> Row:
     start = time.perf_counter()
     net = from_bytes(row["network"])
     exact = _exact(net, seconds, seed)
-    values = {name: row.get(name) for name in ("lip_lower", "lower_method", "lip_upper")}
-    values |= {"upper_method": row.get("upper_method"), "upper_domain": row.get("upper_domain")}
+    values = {name: row.get(name) for name in _ENDS}
     if exact.upper is not None and exact.upper < (row.get("lip_upper") or float("inf")):
         values |= {"lip_upper": exact.upper, "upper_method": "exact", "upper_domain": "global"}
     starts = None if exact.point is None or not np.any(exact.point) else exact.point[None, :]

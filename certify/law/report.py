@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from .analysis import ENDS, TIGHT, Analysis, Fit, LineFit, Row, spread
+from .analysis import ENDS, NARROW, TIGHT, Analysis, Fit, LineFit, Row, spread
 from .figures import draw_figures
 
 __all__ = ["verdicts", "write_report", "write_rows"]
@@ -193,20 +193,26 @@ def _failures(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
-#: The width the issue tracker asks of every interval; `certify law refine` works on the rest.
-_NARROW = 1.05
-
-
 def _why_wide(row: Row) -> str:
-    """Why a row's interval is still wider than `_NARROW`."""
+    """Why a row's interval is still wider than `NARROW`."""
     if row.get("refined_by") is None:
         return "not refined (certify law refine)"
     if row.get("refine_note"):
         return "exact does not apply or was not verified"
     known, upper = row.get("lip_global_lower"), row.get("lip_upper")
-    if known and upper is not None and upper <= _NARROW * known:
+    if known and upper is not None and upper <= NARROW * known:
         return "Lip(f) known to ×1.05: the width left is Lip_S(f) against Lip(f)"
     return "exact did not close Lip(f) within its allowance"
+
+
+def _before(row: Row) -> Row:
+    """The ends a refined row had before `certify law refine`."""
+    return {"lip_lower": row["lip_lower_before"], "lip_upper": row["lip_upper_before"]}
+
+
+def _lt(a: float | None, b: float | None) -> bool:
+    """a < b, False when either is missing."""
+    return a is not None and b is not None and a < b
 
 
 def _refinement_lines(rows: Sequence[Row]) -> list[str]:
@@ -215,31 +221,19 @@ def _refinement_lines(rows: Sequence[Row]) -> list[str]:
     refined = [r for r in good if r.get("refined_by") is not None]
     lines = []
     if refined:
-        before = sorted(
-            r["lip_upper_before"] / r["lip_lower_before"]
-            for r in refined
-            if r.get("lip_lower_before") and r.get("lip_upper_before") is not None
-        )
+        before = sorted(spread(_before(r)) for r in refined)
         after = sorted(spread(r) for r in refined)
-        narrowed = sum(
-            r["lip_upper"] < r["lip_upper_before"]
-            for r in refined
-            if r.get("lip_upper_before") is not None and r["lip_upper"] is not None
-        )
-        raised = sum(
-            r["lip_lower"] > r["lip_lower_before"]
-            for r in refined
-            if r.get("lip_lower_before") is not None and r["lip_lower"] is not None
-        )
+        narrowed = sum(_lt(r["lip_upper"], r["lip_upper_before"]) for r in refined)
+        raised = sum(_lt(r["lip_lower_before"], r["lip_lower"]) for r in refined)
         lines.append(
             f"{len(refined)} nets refined: upper end lowered on {narrowed}, lower end raised on "
-            f"{raised}; median upper/lower {_number(before[len(before) // 2] if before else None)}"
-            f" before, {_number(after[len(after) // 2])} after."
+            f"{raised}; median upper/lower {_number(before[len(before) // 2])} before, "
+            f"{_number(after[len(after) // 2])} after."
         )
-    wide = [r for r in good if not spread(r) <= _NARROW]
+    wide = [r for r in good if not spread(r) <= NARROW]
     reasons = Counter(_why_wide(r) for r in wide)
     lines.append(
-        f"{len(good) - len(wide)} of {len(good)} interpolating nets have upper/lower ≤ {_NARROW}"
+        f"{len(good) - len(wide)} of {len(good)} interpolating nets have upper/lower ≤ {NARROW}"
         + ("." if not wide else "; the others, by reason:")
     )
     lines += [f"- {reason}: {count}" for reason, count in reasons.most_common()]
@@ -294,7 +288,7 @@ def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
         "",
         *(_net_table(analysis.wide) if analysis.wide else ["None."]),
         "",
-        f"## Intervals wider than ×{_NARROW}, and why",
+        f"## Intervals wider than ×{NARROW}, and why",
         "",
         *_refinement_lines(rows),
         "",
