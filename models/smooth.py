@@ -18,6 +18,7 @@ returned with ``interpolated=False``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -27,9 +28,20 @@ from .activations import get_activation
 from .network import TwoLayerNetwork
 from .penalties import TopSingularValues, make_penalty
 from .torch_io import from_module
-from .train import TrainingResult, as_targets, fit_loss, train_two_layer, trainable_module
+from .train import (
+    CheckCallback,
+    TrainingResult,
+    as_targets,
+    fit_loss,
+    train_two_layer,
+    trainable_module,
+)
 
-__all__ = ["PENALTIES", "train_smooth"]
+__all__ = ["PENALTIES", "SmoothingCallback", "train_smooth"]
+
+#: Told at each check of the smoothing: (its epochs so far, the smallest bound of a fitting net
+#: so far, the start's included).
+SmoothingCallback = Callable[[int, float], None]
 
 PENALTIES = ("lipsdp", "spectral", "constrained")
 #: Multiplier updates per check: shrink when fitting (smoother), grow when not (fit again).
@@ -59,6 +71,7 @@ def _penalised(
     check_every: int,
     patience: int,
     powers: tuple[float, ...],
+    on_check: SmoothingCallback,
 ) -> TrainingResult:
     module = trainable_module(start, batch_norm=False, bias_free=bias_free)
     first, _, second = module
@@ -86,6 +99,7 @@ def _penalised(
             if value < best_bound * (1 - _PROGRESS):
                 stale = 0
             best, best_bound, best_loss = net, value, loss
+        on_check(epoch, best_bound)
         if stale >= patience:
             power = next(stages, None)
             if power is None:
@@ -157,6 +171,7 @@ def _bisect(
     learning_rate: float,
     bias_free: bool,
     check_every: int,
+    on_check: SmoothingCallback,
 ) -> TrainingResult:
     """Bisection on log ℓ in [ℓ₀/64, ℓ₀], ℓ₀ the start's product (which fits by assumption);
     each level warm-starts from the last level that fitted."""
@@ -173,10 +188,15 @@ def _bisect(
         epochs += budget
         if net is None:
             low = model.level
-            continue
-        high, best, best_loss = model.level, net, fit_loss(net, X, Y)[0]
-        saved = {name: value.clone() for name, value in model.state_dict().items()}
+        else:
+            high, best, best_loss = model.level, net, fit_loss(net, X, Y)[0]
+            saved = {name: value.clone() for name, value in model.state_dict().items()}
+        on_check(epochs, _product(best))
     return TrainingResult(best, True, epochs, best_loss, _product(best))
+
+
+def _ignore(epoch: int, bound: float) -> None:
+    """The smoothing callback of a run nobody watches."""
 
 
 def _product(net: TwoLayerNetwork) -> float:
@@ -198,10 +218,13 @@ def train_smooth(
     check_every: int = 25,
     patience: int = 20,
     powers: tuple[float, ...] = POWERS,
+    on_check: CheckCallback | None = None,
+    on_smoothing: SmoothingCallback | None = None,
 ) -> TrainingResult:
     """An interpolating net with a small upper bound on Lip(f): ``penalty`` is ``lipsdp``
     (structured LipSDP-Neuron), ``spectral`` (L·‖A‖₂·‖W‖₂) or ``constrained`` (bisection on a
-    hard bound ℓ).  ``max_epochs`` applies to the Adam start and again to the smoothing."""
+    hard bound ℓ).  ``max_epochs`` applies to the Adam start and again to the smoothing.
+    ``on_check`` sees each test of the Adam start, ``on_smoothing`` each of the smoothing."""
     if penalty not in PENALTIES:
         raise ValueError(f"unknown penalty {penalty!r} (known: {', '.join(PENALTIES)})")
     X, Y = np.asarray(X, dtype=np.float64), as_targets(targets)
@@ -216,13 +239,15 @@ def train_smooth(
         seed=seed,
         check_every=check_every,
         bias_free=bias_free,
+        on_check=on_check,
     )
     if not start.interpolated:
         return start
     torch.manual_seed(seed)
+    smoothing = on_smoothing or _ignore
     if penalty == "constrained":
         result = _bisect(
-            start.network, X, Y, epsilon, max_epochs, learning_rate, bias_free, check_every
+            start.network, X, Y, epsilon, max_epochs, learning_rate, bias_free, check_every, smoothing
         )
     else:
         result = _penalised(
@@ -237,6 +262,7 @@ def train_smooth(
             check_every,
             patience,
             powers,
+            smoothing,
         )
     return TrainingResult(
         result.network, result.interpolated, start.epochs + result.epochs, result.loss, result.bound

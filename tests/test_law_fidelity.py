@@ -376,6 +376,17 @@ def test_rows_use_the_ball_only_for_data_on_the_sphere(distribution: str) -> Non
     assert "certifying: spectral" in stages and stages[-1] == "certifying: Theorem 5's product"
 
 
+def test_smooth_training_reports_its_epochs_and_bound() -> None:
+    stages: list[str] = []
+    task = Task(n=12, d=6, k=8, seed=0, max_epochs=300, train="smooth")
+    row = run_task(task, Settings(time_limit=0.5), stages.append)
+    assert row.get("error") is None and row["interpolated"] == 1
+    assert stages[0] == "training (smooth)" and stages[1].startswith("training: epoch 25/300")
+    smoothing = [s for s in stages if s.startswith("smoothing: epoch ")]
+    assert smoothing and smoothing[0].startswith("smoothing: epoch 25/300, bound ")
+    assert float(smoothing[-1].rsplit(" ", 1)[1]) == pytest.approx(row["train_bound"], rel=1e-3)
+
+
 # --- stage reports through the process pool ----------------------------------------------------
 
 

@@ -103,6 +103,30 @@ def test_each_penalty_fits_and_lowers_its_bound_below_the_adam_start(penalty: st
         assert product == pytest.approx(result.bound, rel=1e-6)
 
 
+@pytest.mark.parametrize("penalty", ["lipsdp", "constrained"])
+def test_smoothing_reports_each_check_with_the_best_bound_so_far(penalty: str) -> None:
+    X, y = generic_data(12, 8, "sphere", 0)
+    starts: list[tuple[int, float]] = []
+    checks: list[tuple[int, float]] = []
+    result = train_smooth(
+        X,
+        y,
+        6,
+        penalty=penalty,
+        max_epochs=400,
+        seed=0,
+        patience=4,
+        on_check=lambda epoch, loss: starts.append((epoch, loss)),
+        on_smoothing=lambda epoch, bound: checks.append((epoch, bound)),
+    )
+    assert result.interpolated and starts and len(checks) >= 2
+    epochs, bounds = zip(*checks, strict=True)
+    assert list(epochs) == sorted(set(epochs)) and bounds[-1] == result.bound
+    assert result.epochs == starts[-1][0] + epochs[-1]
+    if penalty == "lipsdp":  # the bisection's is re-measured on each fitted level's net
+        assert list(bounds) == sorted(bounds, reverse=True)
+
+
 def test_smooth_training_that_cannot_fit_says_so() -> None:
     X, y = generic_data(60, 3, "sphere", 0)
     result = train_smooth(X, y, 1, max_epochs=50, seed=0)

@@ -171,11 +171,11 @@ def find_network(
         "learning_rate": task.learning_rate,
         "bias_free": task.bias_free,
     }
+
+    def checked(epoch: int, loss: float) -> None:
+        stage(f"training: epoch {epoch}/{task.max_epochs}, loss {loss:.3g}")
+
     if task.train == "adam":
-
-        def checked(epoch: int, loss: float) -> None:
-            stage(f"training: epoch {epoch}/{task.max_epochs}, loss {loss:.3g}")
-
         return train_two_layer(
             X,
             y,
@@ -199,7 +199,13 @@ def find_network(
         "smooth-spectral": "spectral",
         "smooth-constrained": "constrained",
     }[task.train]
-    return train_smooth(X, y, task.k, penalty=penalty, **common), f"smooth({penalty})"
+    def smoothed(epoch: int, bound: float) -> None:
+        stage(f"smoothing: epoch {epoch}/{task.max_epochs}, bound {bound:.4g}")
+
+    found = train_smooth(
+        X, y, task.k, penalty=penalty, on_check=checked, on_smoothing=smoothed, **common
+    )
+    return found, f"smooth({penalty})"
 
 
 def run_task(
