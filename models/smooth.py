@@ -247,7 +247,15 @@ def train_smooth(
     smoothing = on_smoothing or _ignore
     if penalty == "constrained":
         result = _bisect(
-            start.network, X, Y, epsilon, max_epochs, learning_rate, bias_free, check_every, smoothing
+            start.network,
+            X,
+            Y,
+            epsilon,
+            max_epochs,
+            learning_rate,
+            bias_free,
+            check_every,
+            smoothing,
         )
     else:
         result = _penalised(

@@ -199,6 +199,7 @@ def find_network(
         "smooth-spectral": "spectral",
         "smooth-constrained": "constrained",
     }[task.train]
+
     def smoothed(epoch: int, bound: float) -> None:
         stage(f"smoothing: epoch {epoch}/{task.max_epochs}, bound {bound:.4g}")
 

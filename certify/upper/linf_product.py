@@ -1,5 +1,6 @@
 """The closed-form ℓ∞ bound: Lip∞(f) ≤ max_j |μ|·‖Wᵀa_j‖₁ + h·Σ_i |A_ji|·‖w_i‖₁ for two layers,
-L_σ^{L−1}·‖|W_L|⋯|W_1|‖_∞ for L ≥ 3.
+L_σ^{L−1}·‖|W_L|⋯|W_1|‖_∞ for L ≥ 3; on a domain, the same with the slopes proven there, one
+centre and radius (two layers) or gain (deeper) per neuron (`certify.verify.layer_factors`).
 
 It bounds ‖M_j‖_{∞→1} ≤ Σ_r ‖(M_j)_r‖₁ (each row against its own best signs) for the bilinear
 form M_j = [μ·a_jᵀW ; h·diag(a_j)·W] of `certify.verify.bilinear`.  Since |μ| + h = L_σ =
@@ -25,14 +26,15 @@ from ..certificates import LinfLayerProductCertificate, LinfProductCertificate
 from ..methods import Budget, Kind, register
 from ..problem import Problem
 from ..scope import Scope
-from ..verify.bilinear import slope_enclosure
+from ..verify.layer_factors import centred_slopes, free_weights
+from ..verify.propagation import layer_gains
 
 __all__ = ["LinfProduct", "row_bounds"]
 
 
-def row_bounds(A: np.ndarray, W: np.ndarray, mu: float, h: float) -> np.ndarray:
-    """|μ|·‖Wᵀa_j‖₁ + h·Σ_i |A_ji|·‖w_i‖₁ for every output j, in floating point."""
-    return abs(mu) * np.abs(A @ W).sum(axis=1) + h * (np.abs(A) @ np.abs(W).sum(axis=1))
+def row_bounds(A: np.ndarray, W: np.ndarray, mu: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """‖Σ_i μ_i·A_ji·w_i‖₁ + Σ_i h_i·|A_ji|·‖w_i‖₁ for every output j, in floating point."""
+    return np.abs((A * mu) @ W).sum(axis=1) + (np.abs(A) * h) @ np.abs(W).sum(axis=1)
 
 
 @register
@@ -42,7 +44,7 @@ class LinfProduct:
     name: ClassVar[str] = "linf-product"
     kind: ClassVar[Kind] = "upper"
 
-    scope: ClassVar[Scope] = Scope.of(("two-layer", "deep"), ("inf",))
+    scope: ClassVar[Scope] = Scope.of(("two-layer", "deep"), ("inf",), ("global", "domain"))
 
     def why_not(self, problem: Problem) -> str | None:
         return self.scope.why_not(problem, upper=True)
@@ -51,12 +53,12 @@ class LinfProduct:
         self, problem: Problem, budget: Budget
     ) -> LinfProductCertificate | LinfLayerProductCertificate:
         net = problem.net
-        if not isinstance(net, TwoLayerNetwork):
-            sums = np.ones(net.d)
-            with np.errstate(all="ignore"):
-                for W in net.weights:
-                    sums = np.abs(W) @ sums
-                value = float(np.max(sums)) * net.activation.lipschitz ** (net.depth - 1)
-            return LinfLayerProductCertificate(value)
-        mu, h = slope_enclosure(net.activation)
-        return LinfProductCertificate(float(np.max(row_bounds(net.A, net.W, mu, h))))
+        weights = free_weights(problem)
+        with np.errstate(all="ignore"):
+            if not isinstance(net, TwoLayerNetwork):
+                sums = np.ones(weights[0].shape[1])
+                for W, gain in zip(weights, [*layer_gains(net, problem.domain), 1.0], strict=True):
+                    sums = gain * (np.abs(W) @ sums)
+                return LinfLayerProductCertificate(float(np.max(sums)))
+            bounds = row_bounds(net.A, weights[0], *centred_slopes(problem))
+        return LinfProductCertificate(float(np.max(bounds)))

@@ -2,8 +2,8 @@
 
 Since J(x) = A·diag(σ'(Wx + b))·W with |σ'| ≤ L_σ = max(|α|, |β|), sub-multiplicativity gives the
 bound (Szegedy et al. 2014; Theorem 5 of Bubeck, Li, Nagaraj 2021).  Cheap and always valid.
-Deep MLPs get the product over all layers (`certify.upper.deep_spectral`), and a two-layer net on
-a domain the product with the slopes possible there (`certify.upper.domain_spectral`).
+Deep MLPs get the product over all layers (`certify.upper.deep_spectral`), and a net on a domain
+the product with the slopes possible there (`certify.upper.domain_spectral` for two layers).
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ __all__ = ["SpectralProduct"]
 @register
 class SpectralProduct:
     """‖A‖₂ · L_σ · ‖W‖₂ with both norms proven from above (the product over the layers of a
-    deep net; with the slopes proven on the domain for a two-layer net on one)."""
+    deep net; with the slopes proven on the domain for a net on one)."""
 
     name: ClassVar[str] = "spectral"
     kind: ClassVar[Kind] = "upper"
-    scope: ClassVar[Scope] = Scope.of(regions=("global", "domain")) | Scope.of(depths=("deep",))
+    scope: ClassVar[Scope] = Scope.of(("two-layer", "deep"), regions=("global", "domain"))
 
     def why_not(self, problem: Problem) -> str | None:
         return self.scope.why_not(problem, upper=True)
@@ -40,7 +40,7 @@ class SpectralProduct:
     ) -> SpectralCertificate | LayerProductCertificate | DomainSpectralCertificate:
         net = problem.net
         if not isinstance(net, TwoLayerNetwork):
-            return layer_product(net)
+            return layer_product(problem)
         if problem.domain is not None:
             return domain_bound(problem)
         norm_W = spectral_norm_estimate(net.W)

@@ -1,4 +1,4 @@
-"""Proven pre-activation bounds and per-neuron slope intervals of a two-layer net on a domain.
+"""Proven pre-activation bounds and per-neuron slope intervals of a net on a domain.
 
 Interval bound propagation (Gowal et al., "On the effectiveness of interval bound propagation
 for training verifiably robust models", 2018) through the first layer: for x in D,
@@ -11,20 +11,25 @@ z_i = w_i·x + b_i lies in
 the ℓ2 ball's interval being narrower than its bounding box's by up to √d.  Each dot product is
 computed in float64 and widened by its proven error γ_{d+1}·(|w_i|·|x| + |b_i|) plus underflow
 (Higham, *Accuracy and Stability of Numerical Algorithms*, §3.1), every later operation rounded
-outward by one ulp.  `slope_intervals` turns the bounds into slopes [α_i, β_i] ⊆ [α, β] valid on
-D (`Activation.slope_range`): a neuron that never switches on D gets a constant slope.
+outward by one ulp.  A deeper layer's inputs σ(z) lie in the box of σ's ball extension on each
+interval of the layer before (arb encloses σ over the whole interval), which the box rule then
+carries through the next affine map.  `slope_intervals` turns the bounds into slopes
+[α_i, β_i] ⊆ [α, β] valid on D (`Activation.slope_range`): a neuron that never switches on D gets
+a constant slope; `layer_gains` gives γ_i = max(|α_i|, |β_i|) for every hidden layer.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from flint import arb, ctx
 
-from models import TwoLayerNetwork
+from models import Network, TwoLayerNetwork
 
 from ..domains import Ball, Box, Domain
+from .balls import PRECISION, lower_float, upper_float
 from .floating import TINY, downward, frobenius_upper, gamma, upward
 
-__all__ = ["preactivation_bounds", "slope_intervals"]
+__all__ = ["layer_gains", "layer_slope_intervals", "preactivation_bounds", "slope_intervals"]
 
 Bounds = tuple[np.ndarray, np.ndarray]
 
@@ -45,10 +50,10 @@ def _row_norms_upper(W: np.ndarray, dual: str) -> np.ndarray:
     return upward(np.sum(np.abs(W), axis=1) * (1.0 + gamma(W.shape[1])))
 
 
-def _box_bounds(W: np.ndarray, b: np.ndarray, box: Box) -> Bounds:
+def _box_bounds(W: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Bounds:
     positive = W >= 0.0
-    low, low_error = _affine(W, np.where(positive, box.lower, box.upper), b)
-    high, high_error = _affine(W, np.where(positive, box.upper, box.lower), b)
+    low, low_error = _affine(W, np.where(positive, lower, upper), b)
+    high, high_error = _affine(W, np.where(positive, upper, lower), b)
     return downward(low - low_error), upward(high + high_error)
 
 
@@ -59,14 +64,46 @@ def _ball_bounds(W: np.ndarray, b: np.ndarray, ball: Ball) -> Bounds:
     return downward(centre - spread), upward(centre + spread)
 
 
-def preactivation_bounds(net: TwoLayerNetwork, domain: Domain) -> Bounds:
-    """Proven l, u with l_i ≤ w_i·x + b_i ≤ u_i for every x in ``domain`` (±inf on overflow)."""
+def _finite_or_infinite(lower: np.ndarray, upper: np.ndarray) -> Bounds:
+    """NaN ends (0·inf on overflow) widened to ±inf."""
+    return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(upper), np.inf, upper)
+
+
+def preactivation_bounds(net: Network, domain: Domain) -> Bounds:
+    """Proven l, u with l_i ≤ w_i·x + b_i ≤ u_i for every x in ``domain`` and every neuron of the
+    first layer (±inf on overflow)."""
+    W, b = net.weights[0], net.biases[0]
     with np.errstate(all="ignore"):
         if isinstance(domain, Box):
-            lower, upper = _box_bounds(net.W, net.b, domain)
+            lower, upper = _box_bounds(W, b, domain.lower, domain.upper)
         else:
-            lower, upper = _ball_bounds(net.W, net.b, domain)
-    return np.where(np.isnan(lower), -np.inf, lower), np.where(np.isnan(upper), np.inf, upper)
+            lower, upper = _ball_bounds(W, b, domain)
+    return _finite_or_infinite(lower, upper)
+
+
+def _value_box(net: Network, bounds: Bounds) -> Bounds:
+    """Floats enclosing σ(z) for every z_i in [l_i, u_i] (σ's ball extension on the interval)."""
+    lows, highs = [], []
+    with ctx.workprec(PRECISION):
+        for low, high in zip(*bounds, strict=True):
+            if not (np.isfinite(low) and np.isfinite(high)):
+                lows.append(-np.inf)
+                highs.append(np.inf)
+                continue
+            value = net.activation.value_ball(arb(float(low)).union(arb(float(high))))
+            lows.append(lower_float(value))
+            highs.append(upper_float(value))
+    return np.array(lows), np.array(highs)
+
+
+def layer_preactivation_bounds(net: Network, domain: Domain) -> list[Bounds]:
+    """Proven bounds on the pre-activations of every hidden layer for x in ``domain``."""
+    layers = [preactivation_bounds(net, domain)]
+    for W, b in zip(net.weights[1:-1], net.biases[1:-1], strict=True):
+        lower, upper = _value_box(net, layers[-1])
+        with np.errstate(all="ignore"):
+            layers.append(_finite_or_infinite(*_box_bounds(W, b, lower, upper)))
+    return layers
 
 
 def slope_intervals(net: TwoLayerNetwork, domain: Domain | None) -> Bounds:
@@ -75,7 +112,24 @@ def slope_intervals(net: TwoLayerNetwork, domain: Domain | None) -> Bounds:
 
     So f(x) − f(y) = A·diag(q)·W·(x − y) with α ≤ q ≤ β entrywise (q_i free where z_i(x) = z_i(y)).
     """
+    return layer_slope_intervals(net, domain)[0]
+
+
+def layer_slope_intervals(net: Network, domain: Domain | None) -> list[Bounds]:
+    """`slope_intervals` for every hidden layer: per neuron [α_i, β_i] holding every secant slope
+    of σ between two pre-activations of x, y in ``domain`` (the global sector when None)."""
     activation = net.activation
     if domain is None:
-        return np.full(net.k, activation.slope_lower), np.full(net.k, activation.slope_upper)
-    return activation.slope_range(*preactivation_bounds(net, domain))
+        return [
+            (np.full(width, activation.slope_lower), np.full(width, activation.slope_upper))
+            for width in net.widths
+        ]
+    return [activation.slope_range(*bounds) for bounds in layer_preactivation_bounds(net, domain)]
+
+
+def layer_gains(net: Network, domain: Domain | None) -> list[np.ndarray]:
+    """γ_i = max(|α_i|, |β_i|) for every neuron of every hidden layer: f(x) − f(y) =
+    W_L·D_{L−1}⋯D_1·W_1·(x − y) for x, y in ``domain`` with diagonal |D_l| ≤ diag(γ)."""
+    return [
+        np.maximum(np.abs(low), np.abs(high)) for low, high in layer_slope_intervals(net, domain)
+    ]
