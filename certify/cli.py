@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -132,11 +134,21 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``certify`` command; returns the exit code."""
+    """Entry point of the ``certify`` command; returns the exit code (128 + SIGPIPE, silently,
+    when the reader of the output goes away first, as in ``certify model.npz | head -1``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in SUBCOMMANDS:
-        return importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
-    return run_command(_parser(), argv, _run)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            code = importlib.import_module(SUBCOMMANDS[argv[0]]).main(argv[1:])
+        else:
+            code = run_command(_parser(), argv, _run)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python's advice for SIGPIPE: send what is left to /dev/null, so that the final flush
+        # at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+    return code
 
 
 if __name__ == "__main__":

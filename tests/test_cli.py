@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import signal
 import subprocess
 import sys
 import tomllib
@@ -194,3 +196,16 @@ def test_without_a_terminal_each_method_logs_one_line(toy_file, capsys) -> None:
     assert "verified" in lines[1] and lines[1].startswith("certify: sampling lower")
     code, _, err = _run([*argv, "--json"], capsys)
     assert code == 0 and err == ""
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(toy_file) -> None:
+    """``certify model | head -c 1``: the pipe closes before the table is written."""
+    read, write = os.pipe()
+    command = [sys.executable, "-m", "certify", str(toy_file), "--method", "spectral"]
+    with open(read, "rb") as reader:
+        process = subprocess.Popen(command, stdout=write, stderr=subprocess.PIPE)
+        os.close(write)
+        reader.read(1)
+    _, error = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGPIPE, error
+    assert b"Traceback" not in error and b"Broken pipe" not in error, error
