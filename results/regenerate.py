@@ -7,12 +7,12 @@
 Each experiment is one `certify law run` into ``results/<name>/law.sqlite`` (not committed:
 it holds the networks; a run killed at any moment resumes where it stopped), then
 `certify law refine` (the exact method and more search on the intervals wider than ×1.05), then
-`certify law report --out results/<name>`, which writes ``report.md``, the figures (PNG, SVG)
-and ``rows.csv``.  ``run.json`` records the commands, the machine and the wall time of every
-session that worked on the database (sweep and refinement apart; a session that found every
-task done spends its time on the refinement only).  The combined experiments (`COMBINED`) join
-the rows of others, for the envelope over every interpolator found per cell.  ``ablation.md``
-tabulates the paper-form fits y = α·√(n/k) + β of all experiments side by side.
+`certify law report --out results/<name>`, which writes ``report.md``, the figures (PNG, SVG),
+``rows.csv`` and ``summary.json``.  ``run.json`` records the commands, the machine and the wall
+time of every session that worked on the database (sweep and refinement apart; a session that
+found every task done spends its time on the refinement only).  The combined experiments
+(`COMBINED`) join the rows of others, for the envelope over every interpolator found per cell.
+``ablation.md`` tabulates the paper-form fits y = α·√(n/k) + β of all experiments side by side.
 """
 
 from __future__ import annotations
@@ -206,7 +206,9 @@ def ablation_table() -> str:
         database, log = folder / "law.sqlite", folder / "run.json"
         if not (database.is_file() and log.is_file()):
             continue
-        summary = json.loads(_certify("report", "--db", str(database), "--json", capture=True))
+        if not (folder / "summary.json").is_file():  # reported before summaries were written
+            _certify("report", "--db", str(database), "--out", str(folder))
+        summary = json.loads((folder / "summary.json").read_text())
         wall = json.loads(log.read_text())["wall_seconds"]
         fits = " | ".join(_triple(summary["paper_fit"].get(end) or {}) for end in ENDS)
         gamma = summary["exponent_lower"]

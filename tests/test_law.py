@@ -223,7 +223,9 @@ def test_sweep_killed_then_resumed_loses_and_repeats_nothing(tmp_path: Path, cap
         "figure2.png",
         "figure2.svg",
         "rows.csv",
+        "summary.json",
     }
+    assert json.loads((out / "summary.json").read_text()) == summary
     assert "## Verdicts" in (out / "report.md").read_text()
     with (out / "rows.csv").open(newline="") as file:
         table = list(csv.DictReader(file))

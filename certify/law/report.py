@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -250,10 +251,11 @@ def write_rows(rows: Sequence[Row], path: Path) -> None:
 
 
 def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
-    """Write ``report.md``, the figures and ``rows.csv`` into ``out``; returns the report's
-    path."""
+    """Write ``report.md``, the figures, ``rows.csv`` and ``summary.json`` (what ``--json``
+    prints) into ``out``; returns the report's path."""
     out.mkdir(parents=True, exist_ok=True)
     write_rows(rows, out / "rows.csv")
+    (out / "summary.json").write_text(json.dumps(analysis.summary(), indent=2) + "\n")
     figures = draw_figures(analysis, out)
     sections = [
         "# Law of robustness: certified report",
