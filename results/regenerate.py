@@ -68,6 +68,10 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
         "Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size, seed 0",
         ["--preset", "bln-fig3", "--scale", "0.4", *ONE_SEED],
     ),
+    "fig3-0.4-construct": (
+        "Figure 3 at 0.4 of the paper's size, a construction instead of training",
+        ["--preset", "bln-fig3", "--scale", "0.4", *ONE_SEED, "--train", "construct"],
+    ),
 }
 
 
@@ -75,6 +79,7 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
 #: cell (Adam, smooth training, constructions), for Conjectures 1 and 2.
 COMBINED: dict[str, tuple[str, ...]] = {
     "fig2-conjectures": ("fig2-adam", "fig2-smooth", "fig2-construct"),
+    "fig3-0.4-conjectures": ("fig3-0.4", "fig3-0.4-construct"),
 }
 
 

@@ -325,6 +325,54 @@ def test_report_draws_figure2_the_papers_way(tmp_path: Path) -> None:
     assert (tmp_path / "figure2-paper.svg").is_file()
 
 
+def _figure3_rows() -> list[dict[str, object]]:
+    """Figure 3's series at n = 400 (lower = 2√d + 1 on k = n, 3√d − 1 on k = ⌈10n/d⌉), and a
+    row at a smaller n that the series leave out."""
+    rows = []
+    for n, d in [(400, 16), (400, 25), (400, 100), (100, 16)]:
+        for k, (slope, intercept) in ((n, (2.0, 1.0)), (math.ceil(10 * n / d), (3.0, -1.0))):
+            lower = slope * math.sqrt(d) + intercept
+            row = {**Task(n, d, k, 0).as_dict(), "interpolated": 1, "error": None}
+            rows.append(
+                row
+                | {
+                    "sqrt_n_over_k": math.sqrt(n / k),
+                    "lip_lower": lower,
+                    "lip_upper": 1.5 * lower,
+                    "proxy": 0.5 * lower + d,
+                    "upper_method": "spectral",
+                    "upper_domain": GLOBAL,
+                }
+            )
+    return rows
+
+
+def test_figure3_is_fitted_against_root_d_along_each_series(tmp_path: Path) -> None:
+    from certify.law.report import write_report
+
+    rows = _figure3_rows()
+    analysis = analyse(rows, resamples=50)
+    assert {name: [r["d"] for r in found] for name, found in analysis.figure3.items()} == {
+        "k = n": [16, 25, 100],
+        "k = 10n/d": [16, 25, 100],
+    }
+    fits = analysis.summary()["figure3_fit"]
+    for name, (slope, intercept) in (("k = n", (2.0, 1.0)), ("k = 10n/d", (3.0, -1.0))):
+        lower, upper = fits[name]["lower"], fits[name]["upper"]
+        assert (lower["slope"], lower["intercept"], lower["r"]) == pytest.approx(
+            (slope, intercept, 1)
+        )
+        assert upper["slope"] == pytest.approx(1.5 * slope) and fits[name]["proxy"]["r"] < 1
+        assert lower["nets"] == 3
+    text = write_report(analysis, rows, tmp_path).read_text()
+    assert "## Figure 3: Lip ≈ α·√d + β along k = n and k = ⌈10n/d⌉ (n = 400)" in text
+    assert "| k = n | 16–100 | " in text and (tmp_path / "figure3.png").is_file()
+    assert (
+        "## Figure 3"
+        not in write_report(analyse(_table_rows(), resamples=50), [], tmp_path).read_text()
+    )
+
+
 # --- the tightest valid upper end on the sphere ------------------------------------------------
 
 

@@ -144,6 +144,35 @@ def paper_fits(rows: Sequence[Row]) -> dict[str, LineFit]:
     return {end: fit_line(root, _column(rows, _COLUMNS[end])) for end in ENDS}
 
 
+def figure3_series(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    """The rows of Figure 3 at the largest n, k = n and k = ⌈10n/d⌉, ordered by d: the series
+    with at least two values of d."""
+    from .grid import K_RULES
+
+    if not rows:
+        return {}
+    top = max(r["n"] for r in rows)
+    series = {
+        f"k = {rule}": sorted(
+            (r for r in rows if r["n"] == top and r["k"] == K_RULES[rule](r["n"], r["d"])),
+            key=lambda r: r["d"],
+        )
+        for rule in K_RULES
+    }
+    return {name: found for name, found in series.items() if len({r["d"] for r in found}) >= 2}
+
+
+def figure3_fits(series: dict[str, list[Row]]) -> dict[str, dict[str, LineFit]]:
+    """The fit y = α·√d + β of each end along each series of Figure 3 (the paper plots the
+    proxy against √d)."""
+    return {
+        name: {
+            end: fit_line(np.sqrt(_column(rows, "d")), _column(rows, _COLUMNS[end])) for end in ENDS
+        }
+        for name, rows in series.items()
+    }
+
+
 def is_trained(row: Row) -> bool:
     """A net trained by plain Adam (rows written before ``train`` existed count as Adam)."""
     return row.get("train") in (None, "adam")
@@ -174,6 +203,9 @@ class Analysis:
     paper_fit_by_d: dict[int, dict[str, LineFit]] = field(default_factory=dict)
     #: How many upper ends hold on all of R^d ("global") and how many on the unit ball.
     upper_domains: dict[str, int] = field(default_factory=dict)
+    #: Figure 3's series (k = n and k = ⌈10n/d⌉ at the largest n), and their fits against √d.
+    figure3: dict[str, list[Row]] = field(default_factory=dict, repr=False)
+    figure3_fit: dict[str, dict[str, LineFit]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, object]:
         """The JSON object of ``certify law report --json``."""
@@ -191,6 +223,10 @@ class Analysis:
         out["paper_fit_by_d"] = {
             str(d): {end: fit.to_dict() for end, fit in fits.items()}
             for d, fits in self.paper_fit_by_d.items()
+        }
+        out["figure3_fit"] = {
+            name: {end: fit.to_dict() for end, fit in fits.items()}
+            for name, fits in self.figure3_fit.items()
         }
         out["upper_domains"] = self.upper_domains
         out |= {
@@ -331,6 +367,7 @@ def analyse(
     c_half = _geometric_mean(lower / root)
     wide = sorted((r for r in good if not spread(r) <= gap), key=spread, reverse=True)
     by_d = {d: [r for r in good if r["d"] == d] for d in sorted({r["d"] for r in good})}
+    series = figure3_series(good)
     return Analysis(
         runs=len(rows),
         errors=sum(r.get("error") is not None for r in rows),
@@ -348,6 +385,8 @@ def analyse(
         paper_fit=paper_fits(good),
         paper_fit_by_d={d: paper_fits(inside) for d, inside in by_d.items()},
         upper_domains=_upper_domains(good),
+        figure3=series,
+        figure3_fit=figure3_fits(series),
     )
 
 

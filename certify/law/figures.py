@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from .analysis import ENDS, Analysis, Row
-from .grid import K_RULES
 
 __all__ = ["draw_figures"]
 
@@ -153,23 +152,8 @@ def _figure2_paper(plt: object, analysis: Analysis, out: Path) -> list[Path]:
     return paths
 
 
-def _series(rows: Sequence[Row]) -> dict[str, list[Row]]:
-    """The rows of Figure 3 at the largest n: k = n and k = ⌈10n/d⌉."""
-    top = max(r["n"] for r in rows)
-    return {
-        f"k = {rule}": [
-            r for r in rows if r["n"] == top and r["k"] == K_RULES[rule](r["n"], r["d"])
-        ]
-        for rule in K_RULES
-    }
-
-
 def _figure3(plt: object, analysis: Analysis, out: Path) -> list[Path]:
-    series = {
-        name: rows
-        for name, rows in _series(analysis.interpolating).items()
-        if len({r["d"] for r in rows}) >= 2
-    }
+    series = analysis.figure3
     if not series:
         return []
     figure, axes = plt.subplots(figsize=(7, 5))

@@ -127,6 +127,24 @@ def _paper_fit_table(analysis: Analysis) -> list[str]:
     return lines
 
 
+def _figure3_lines(analysis: Analysis) -> list[str]:
+    """The section on Figure 3: α, β and r of y = α·√d + β for each end along each series."""
+    if not analysis.figure3_fit:
+        return []
+    header = " | ".join(f"{end} α | {end} β | {end} r" for end in ENDS)
+    n = max(r["n"] for rows in analysis.figure3.values() for r in rows)
+    lines = [
+        f"## Figure 3: Lip ≈ α·√d + β along k = n and k = ⌈10n/d⌉ (n = {n})",
+        "",
+        f"| series | d | {header} |",
+        "|---|---|" + "---|" * (3 * len(ENDS)),
+    ]
+    for name, fits in analysis.figure3_fit.items():
+        values = sorted({r["d"] for r in analysis.figure3[name]})
+        lines.append(f"| {name} | {values[0]}–{values[-1]} | {_line_cells(fits)} |")
+    return [*lines, ""]
+
+
 def _upper_domain_line(analysis: Analysis) -> str:
     counts = analysis.upper_domains
     listed = ", ".join(f"{domain}: {count}" for domain, count in counts.items()) or "none"
@@ -282,6 +300,7 @@ def write_report(analysis: Analysis, rows: Sequence[Row], out: Path) -> Path:
         "",
         *_paper_fit_table(analysis),
         "",
+        *_figure3_lines(analysis),
         "## Where the law is tight",
         "",
         *_bucket_table(analysis),
