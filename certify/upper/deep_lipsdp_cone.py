@@ -17,14 +17,14 @@ import warnings
 
 import numpy as np
 
-from ..verify.deep_lmi import assemble, layer_cliques
+from ..verify.deep_lmi import LayerSlopes, assemble, layer_cliques, sector_coefficients
 from .deep_lmi import normalised
 
 __all__ = ["solve_chordal"]
 
 
 def solve_chordal(
-    weights: tuple[np.ndarray, ...], alpha: float, beta: float, layer: bool, seconds: float
+    weights: tuple[np.ndarray, ...], slopes: LayerSlopes, layer: bool, seconds: float
 ) -> tuple[np.ndarray, ...] | None:
     """Multipliers minimising ρ over the chordal LMI (one per layer if ``layer``), or None; the
     net is scaled first (`normalised`)."""
@@ -33,10 +33,19 @@ def solve_chordal(
     scaled, factors = normalised(weights)
     widths = [W.shape[0] for W in scaled[:-1]]
     variables = [cp.Variable(() if layer else n, nonneg=True) for n in widths]
-    T = [t * np.eye(n) if layer else cp.diag(t) for t, n in zip(variables, widths, strict=True)]
+
+    def diagonal(t: object, coefficients: np.ndarray) -> object:
+        return t * np.diag(coefficients) if layer else cp.diag(cp.multiply(coefficients, t))
+
+    quadratic, cross = sector_coefficients(slopes)
     rho = cp.Variable()
     blocks = assemble(
-        scaled, T, rho * np.eye(scaled[0].shape[1]), 2.0 * alpha * beta, -(alpha + beta), -1.0
+        scaled,
+        [diagonal(t, np.ones(n)) for t, n in zip(variables, widths, strict=True)],
+        [diagonal(t, q) for t, q in zip(variables, quadratic, strict=True)],
+        [diagonal(t, -c) for t, c in zip(variables, cross, strict=True)],
+        rho * np.eye(scaled[0].shape[1]),
+        -1.0,
     )
     splits = [cp.Variable((n, n), symmetric=True) for n in widths[:-1]]
     constraints = []

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from scipy.optimize import minimize
 
+from ..verify.deep_lmi import LayerSlopes
 from .deep_lmi import normalised, schur_eigenvalues
 
 __all__ = ["minimise_rho"]
@@ -38,8 +39,7 @@ class _Stop(Exception):
 
 def minimise_rho(
     weights: tuple[np.ndarray, ...],
-    alpha: float,
-    beta: float,
+    slopes: LayerSlopes,
     start: tuple[np.ndarray, ...],
     layer: bool,
     seconds: float,
@@ -66,7 +66,7 @@ def minimise_rho(
         if time.monotonic() > deadline:
             raise _Stop
         variable = torch.tensor(point, requires_grad=True)
-        eigenvalues = schur_eigenvalues(tensors, expand(variable), alpha, beta)
+        eigenvalues = schur_eigenvalues(tensors, expand(variable), slopes)
         if eigenvalues is None:
             return penalty, np.zeros_like(point)
         top = eigenvalues[-1].detach()

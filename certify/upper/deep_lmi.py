@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from ..estimates import spectral_norm_estimate
-from ..verify.deep_lmi import assemble
+from ..verify.deep_lmi import LayerSlopes, assemble, sector_coefficients
 
 #: Relative margin demanded on the hidden blocks of N (see `schur_eigenvalues`).
 MARGIN = 1e-9
@@ -35,11 +35,10 @@ def normalised(weights: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[fl
 def schur_eigenvalues(
     weights: Sequence[torch.Tensor],
     multipliers: Sequence[torch.Tensor],
-    alpha: float,
-    beta: float,
+    slopes: LayerSlopes,
     margin: float = MARGIN,
 ) -> torch.Tensor | None:
-    """The eigenvalues of G(T) = N_01S_1⁻¹N_10 − 2αβ·W_1ᵀT_1W_1 (torch, differentiable in T), whose
+    """The eigenvalues of G(T) = N_01S_1⁻¹N_10 − W_1ᵀQ_1W_1 (torch, differentiable in T), whose
     largest is the least ρ with N(ρ, T) ⪰ ε·E; None when the hidden part of N is not
     (numerically) that definite.  ε = ``margin``, E is the diagonal of the magnitudes
     (`lmi_magnitudes`) on the hidden blocks and 0 on the input block.
@@ -49,15 +48,25 @@ def schur_eigenvalues(
     With H_l = N_ll − ε·E_ll, eliminating the blocks L−1, …, 1 leaves the Schur complements
     S_{L−1} = H_{L−1}, S_l = H_l − N_{l,l+1}S_{l+1}⁻¹N_{l+1,l}, and G = −S_0 (with ρ = 0).
     """
+    quadratic, cross = (
+        [torch.as_tensor(c, dtype=torch.float64) for c in part]
+        for part in sector_coefficients(slopes)
+    )
     diagonals = [torch.diag(t) for t in multipliers]
     top_left = torch.zeros((weights[0].shape[1],) * 2, dtype=torch.float64)
-    blocks = assemble(weights, diagonals, top_left, 2.0 * alpha * beta, -(alpha + beta), -1.0)
+
+    def scaled(coefficients: list[torch.Tensor], sign: float) -> list[torch.Tensor]:
+        return [torch.diag(sign * c * t) for c, t in zip(coefficients, multipliers, strict=True)]
+
+    blocks = assemble(
+        weights, diagonals, scaled(quadratic, 1.0), scaled(cross, -1.0), top_left, -1.0
+    )
     magnitudes = assemble(
         [W.abs() for W in weights],
         diagonals,
+        scaled([q.abs() for q in quadratic], 1.0),
+        scaled([c.abs() for c in cross], 1.0),
         top_left,
-        abs(2.0 * alpha * beta),
-        abs(alpha + beta),
         1.0,
     )
     hidden = [
@@ -76,32 +85,33 @@ def schur_eigenvalues(
 
 
 def least_rho(
-    weights: tuple[np.ndarray, ...], multipliers: tuple[np.ndarray, ...], alpha: float, beta: float
+    weights: tuple[np.ndarray, ...], multipliers: tuple[np.ndarray, ...], slopes: LayerSlopes
 ) -> float:
     """The least ρ with N(ρ, T) ⪰ ε·E (see `schur_eigenvalues`), or inf."""
     with torch.no_grad():
         eigenvalues = schur_eigenvalues(
             [torch.tensor(W, dtype=torch.float64) for W in weights],
             [torch.tensor(t, dtype=torch.float64) for t in multipliers],
-            alpha,
-            beta,
+            slopes,
         )
     return math.inf if eigenvalues is None else max(float(eigenvalues[-1]), 0.0)
 
 
 def safe_multipliers(
-    weights: tuple[np.ndarray, ...], alpha: float, beta: float
+    weights: tuple[np.ndarray, ...], slopes: LayerSlopes
 ) -> tuple[np.ndarray, ...]:
     """Layer multipliers T_l = τ_l·I with the hidden part of N positive definite (every W_l ≠ 0).
 
-    τ_{L−1} = ‖W_L‖² gives S_{L−1} ⪰ τ_{L−1}I, and then τ_l = (α² + β²)·τ_{l+1}·‖W_{l+1}‖² gives
-    S_l ⪰ 2τ_lI + (2αβ − (α+β)²)·τ_{l+1}W_{l+1}ᵀW_{l+1} ⪰ τ_lI.  Then ρ ≤ (α² + β²)·τ_1‖W_1‖²,
-    which for ReLU is (∏_l ‖W_l‖₂)², the layer product.  The norms are estimates, which the
-    margin S_l ⪰ τ_lI absorbs.
+    With c_l = max_i (α_li² + β_li²) (1 where a layer's slopes all vanish), τ_{L−1} = ‖W_L‖²
+    gives S_{L−1} ⪰ τ_{L−1}I, and then τ_l = c_{l+1}·τ_{l+1}·‖W_{l+1}‖² gives
+    S_l ⪰ 2τ_lI − τ_{l+1}·W_{l+1}ᵀdiag(α_{l+1}² + β_{l+1}²)W_{l+1} ⪰ τ_lI, as 2αβ − (α+β)² =
+    −(α² + β²).  Then ρ ≤ c_1·τ_1‖W_1‖², which for ReLU is (∏_l ‖W_l‖₂)², the layer product.  The
+    norms are estimates, which the margin S_l ⪰ τ_lI absorbs.
     """
     widths = [W.shape[0] for W in weights[:-1]]
     squares = [spectral_norm_estimate(W) ** 2 for W in weights]
+    gains = [float(np.max(a**2 + b**2, initial=0.0)) or 1.0 for a, b in slopes]
     taus = [squares[-1]]
-    for square in reversed(squares[1:-1]):
-        taus.append((alpha**2 + beta**2) * taus[-1] * square)
+    for square, gain in zip(reversed(squares[1:-1]), reversed(gains[1:]), strict=True):
+        taus.append(gain * taus[-1] * square)
     return tuple(np.full(n, tau) for n, tau in zip(widths, reversed(taus), strict=True))

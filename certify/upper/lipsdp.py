@@ -69,13 +69,13 @@ _SEARCHED_START = 1500
 
 
 class _LipSDP:
-    """Shared run logic; subclasses fix the variant.  Two-layer nets get the centred LMI with
-    the slopes proven on the domain; deep nets the block-tridiagonal LMI of Theorem 2
-    (`certify.upper.deep_lipsdp`), whose bound is global."""
+    """Shared run logic; subclasses fix the variant.  Two-layer nets get the centred LMI, deep
+    nets the block-tridiagonal LMI of Theorem 2 (`certify.upper.deep_lipsdp`), both with the
+    slopes proven on the domain."""
 
     kind: ClassVar[Kind] = "upper"
     variant: ClassVar[Variant]
-    scope: ClassVar[Scope] = Scope.of(regions=("global", "domain")) | Scope.of(depths=("deep",))
+    scope: ClassVar[Scope] = Scope.of(("two-layer", "deep"), regions=("global", "domain"))
 
     def __init__(self, solver: Solver = "auto", tolerance: float = 1e-6) -> None:
         """Two layers: ``"barrier"``, the interior-point solver (`certify.upper.lipsdp_barrier`);
@@ -97,7 +97,7 @@ class _LipSDP:
         net = problem.net
         if not isinstance(net, TwoLayerNetwork):
             solver = "scs" if self.solver == "scs" else "descent"
-            return deep_certificate(net, budget, self.variant, solver)
+            return deep_certificate(net, budget, self.variant, solver, problem.domain)
         neurons = active_neurons(net)
         if neurons.size == 0:
             return LipSDPCertificate(0.0, 0.0, np.zeros(0), neurons, self.variant, "none")

@@ -1,12 +1,13 @@
 """Checker for multi-layer LipSDP certificates: a proof that N(ρ', T) ≻ 0 for a slightly inflated
 ρ', through a verified chordal decomposition of the block-tridiagonal N (`certify.verify.deep_lmi`).
 
-Data.  The float weights W_l, multipliers t > 0, slopes α ≤ β and ρ' > 0 are taken as exact
-numbers; N* is the exact matrix they define (the float slopes enclose σ's sector, so the theorem
-applies to them).
+Data.  The float weights W_l, multipliers t > 0, per-neuron slopes α_li ≤ β_li and ρ' > 0 are
+taken as exact numbers; N* is the exact matrix they define.  The slopes are re-derived here: σ's
+float sector (which encloses the exact one) on all of R^d, on a domain the intervals proven by
+`certify.verify.propagation.layer_slope_intervals`, so the theorem applies to them.
 
 Rounding.  Each entry of the computed N is ρ' or 2t_i plus a sum of at most max_l n_l products of
-at most four float factors (the rounded constants 2αβ and −(α+β) included), so
+at most five float factors (the rounded constants 2α_liβ_li and −(α_li+β_li) included), so
 |N − N*| ≤ γ_K·|N|_mag + TINY entrywise, with K = 2(d + Σ_l n_l + m) + 16 and |N|_mag the same
 sums of absolute values (`lmi_magnitudes`; Higham, *Accuracy and Stability of Numerical
 Algorithms*, §3.1–3.5).  SAFETY covers the rounding of the bounds themselves, TINY underflow.
@@ -43,10 +44,11 @@ from models import DeepNetwork
 from ...certificates import DeepLipSDPCertificate
 from ...problem import Problem
 from ...threads import single_threaded
-from ..deep_lmi import Blocks, layer_cliques, lmi_blocks, lmi_magnitudes
+from ..deep_lmi import Blocks, LayerSlopes, layer_cliques, lmi_blocks, lmi_magnitudes
 from ..definiteness import is_positive_definite
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import SAFETY, TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up
+from ..propagation import layer_slope_intervals
 
 __all__ = ["banded_lmi_holds"]
 
@@ -60,28 +62,36 @@ def _(certificate: DeepLipSDPCertificate, problem: Problem) -> Verdict:
     if reason := unsupported(problem, networks=(DeepNetwork,), domain_aware=True):
         return Verdict.failed(reason)
     net = problem.net
+    slopes = layer_slope_intervals(net, problem.domain)
     if not certificate.multipliers:
         if not all(np.any(W) for W in net.weights):
             return Verdict(0.0, True, "a weight matrix is zero: f is constant")
-        return Verdict.failed("no multipliers, and no weight matrix is zero")
-    reason = _malformed(certificate, net)
+        if any(not (np.any(a) or np.any(b)) for a, b in slopes):
+            return Verdict(0.0, True, "every slope of a layer is zero on the domain: f is constant")
+        return Verdict.failed("no multipliers, no weight matrix is zero and no layer is flat")
+    reason = _malformed(certificate, net, slopes)
     if reason is not None:
         return Verdict.failed(reason)
     t = tuple(np.asarray(m, dtype=np.float64) for m in certificate.multipliers)
-    alpha, beta = net.activation.slope_lower, net.activation.slope_upper
     with single_threaded():
         for inflation in _INFLATIONS:
             rho = certificate.rho * (1.0 + inflation)
-            if banded_lmi_holds(net.weights, t, rho, alpha, beta):
+            if banded_lmi_holds(net.weights, t, rho, slopes):
                 note = f"LMI proven with ρ inflated by {inflation:g}"
                 return Verdict(up(math.sqrt(rho)), True, note)
     return Verdict.failed("N(ρ(1 + δ), T) ≻ 0 not proven for any δ ≤ 0.1")
 
 
-def _malformed(certificate: DeepLipSDPCertificate, net: DeepNetwork) -> str | None:
-    """Why the certificate cannot be checked against ``net``, if it cannot."""
-    if not net.activation.globally_lipschitz:
-        return "activation is not globally Lipschitz"
+def _malformed(
+    certificate: DeepLipSDPCertificate, net: DeepNetwork, slopes: LayerSlopes
+) -> str | None:
+    """Why the certificate cannot be checked against ``net`` with these slopes, if it cannot."""
+    if not all(np.all(np.isfinite(a)) and np.all(np.isfinite(b)) for a, b in slopes):
+        return (
+            "activation is not globally Lipschitz"
+            if not net.activation.globally_lipschitz
+            else "the slopes are not finite"
+        )
     if len(certificate.multipliers) != net.depth - 1:
         count = len(certificate.multipliers)
         return f"{count} multiplier vectors for {net.depth - 1} hidden layers"
@@ -100,12 +110,11 @@ def banded_lmi_holds(
     weights: tuple[np.ndarray, ...],
     multipliers: tuple[np.ndarray, ...],
     rho: float,
-    alpha: float,
-    beta: float,
+    slopes: LayerSlopes,
 ) -> bool:
     """Proven N(ρ, T) ≻ 0 for the exact matrix of the float data (t > 0, ρ > 0), clique by
     clique (module docstring)."""
-    blocks = lmi_blocks(weights, multipliers, rho, alpha, beta)
+    blocks = lmi_blocks(weights, multipliers, rho, slopes)
     diagonal = np.concatenate([np.diag(block) for block in blocks.diagonal])
     finite = all(np.all(np.isfinite(b)) for b in (*blocks.diagonal, *blocks.upper))
     if not (finite and np.all(diagonal > 0.0)):
@@ -114,7 +123,7 @@ def banded_lmi_holds(
     sizes = [block.shape[0] for block in blocks.diagonal]
     parts = np.split(exponents, np.cumsum(sizes)[:-1])
     scaled = _congruence(blocks, parts)
-    magnitudes = _congruence(lmi_magnitudes(weights, multipliers, rho, alpha, beta), parts)
+    magnitudes = _congruence(lmi_magnitudes(weights, multipliers, rho, slopes), parts)
     errors = _error_bounds(magnitudes, parts, sum(sizes) + weights[-1].shape[0])
     splits = _splits(scaled)
     if splits is None:
