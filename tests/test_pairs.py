@@ -111,6 +111,37 @@ def test_pairs_verify_and_reach_the_constant_on_most_nets(depth: int, norm: str,
     assert reached >= 0.6 * tried, (reached, tried)
 
 
+GENERAL_CELLS = [(3, "2", "box"), (3, "2", "ball"), (3, "inf", "box"), (2, "inf", "ball")]
+
+
+@pytest.mark.parametrize(("depth", "norm", "region"), GENERAL_CELLS)
+def test_the_general_ascent_reaches_the_constant_where_no_specialised_one_runs(
+    depth: int, norm: str, region: str
+) -> None:
+    reached = tried = 0
+    for seed in range(5):
+        net = random_net([4, *[6] * (depth - 1), 2], "relu", seed=seed)
+        problem = Problem(net, norm, _domain(region, np.random.default_rng(seed), net.d))
+        lower, upper = domain_oracle(net, norm, problem.domain)
+        verdict = run_method("ascent", problem, 1.0, 0)
+        assert verdict.verified and verdict.value <= upper * (1 + TOLERANCE), (verdict, upper)
+        tried += lower > 0
+        reached += lower > 0 and verdict.value >= lower * (1 - 1e-6)
+    assert reached >= 0.8 * tried > 0, (reached, tried)
+
+
+def test_the_general_ascent_beats_sampling_on_deep_nets_in_linf() -> None:
+    ratios = {"ascent": [], "sampling": []}
+    for seed in range(5):
+        problem = Problem(random_net([4, 5, 5, 2], "relu", seed=seed), "inf")
+        lower, _ = domain_oracle(problem.net, "inf", None)
+        for name in ratios:
+            result = run_method(name, problem, 1.0, 0)
+            assert result.verified
+            ratios[name].append(result.value / lower)
+    assert np.median(ratios["ascent"]) >= max(0.85, np.median(ratios["sampling"])), ratios
+
+
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "softplus", "elu(0.5)", "gelu"])
 @pytest.mark.parametrize(("depth", "norm", "region"), CELLS)
 def test_smooth_pairs_stay_below_a_verified_upper_bound(

@@ -1,8 +1,10 @@
 """The gradient ascents of ‖J(x)‖ and the choice of the one that fits a problem.
 
-Two-layer nets over R^d (`certify.lower.two_layer_ascent`), deep nets
-(`certify.lower.deep_ascent`), two-layer nets on a domain, projected onto it
-(`certify.lower.domain_search`), and the ℓ∞ norm (`certify.lower.linf_search`).  The choice
+Two-layer nets over R^d (`certify.lower.two_layer_ascent`), two-layer nets on a domain,
+projected onto it (`certify.lower.domain_search`), two-layer nets in ℓ∞ over R^d
+(`certify.lower.linf_search`), and every other cell — deep nets in either norm, over R^d or a
+domain, and two-layer nets in ℓ∞ on a domain — by the general ascent of any depth
+(`certify.lower.deep_ascent`).  The choice
 lives here, in no registered method's module, so that the `ascent` method
 (`certify.lower.ascent`) and the `pair` method (`certify.lower.pairs`), which starts from the
 best point of the same ascent, share it without importing each other.
@@ -16,7 +18,7 @@ from typing import Protocol
 from ..evidence import PointWitness
 from ..methods import Budget
 from ..problem import Problem
-from ..scope import DEPTHS, Scope
+from ..scope import ANYWHERE
 from .deep_ascent import DeepAscent
 from .domain_search import DomainAscent
 from .linf_search import LinfAscent
@@ -24,9 +26,8 @@ from .two_layer_ascent import TwoLayerAscent
 
 __all__ = ["ASCENT_SCOPE", "Ascents"]
 
-#: Where one of the ascents applies: ℓ2 over R^d at every depth, two-layer ℓ2 on a domain,
-#: two-layer ℓ∞ over R^d.
-ASCENT_SCOPE = Scope.of(DEPTHS) | Scope.of(regions=("domain",)) | Scope.of(norms=("inf",))
+#: Where one of the ascents applies: every depth, norm and region.
+ASCENT_SCOPE = ANYWHERE
 
 
 class _Search(Protocol):
@@ -54,8 +55,8 @@ class Ascents:
 
     def _search(self, problem: Problem) -> _Search:
         """The ascent of ``problem``'s cell of `ASCENT_SCOPE`."""
-        if problem.norm == "inf":
-            return self.linf
         if problem.net.depth > 2:
             return self.deep
+        if problem.norm == "inf":
+            return self.linf if problem.domain is None else self.deep
         return self.two_layer if problem.domain is None else self.domain

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from models import Network
+from models import Activation, Network
+from models.torch_io import activation_module
 
 from ..methods import Budget
 
@@ -19,6 +20,7 @@ __all__ = [
     "AscentRounds",
     "no_smooth_surrogate",
     "normalised",
+    "torch_activation",
 ]
 
 Tensor = torch.Tensor
@@ -36,6 +38,18 @@ SMOOTH_SLOPES: dict[str, Callable[[Tensor, Tensor, float | None], Tensor]] = {
     "square": lambda z, g, p: 2.0 * z,
     "cube": lambda z, g, p: 3.0 * z * z,
 }
+#: σ in torch for the activations torch has no module for (the polynomials).
+_POWERS = {"square": 2, "cube": 3}
+
+
+def torch_activation(activation: Activation) -> Callable[[Tensor], Tensor]:
+    """σ as a torch function (a search aid: the checkers evaluate σ in ball arithmetic)."""
+    if activation.name in _POWERS:
+        power = _POWERS[activation.name]
+        return lambda z: z**power
+    return activation_module(activation)
+
+
 #: τ falls geometrically from the first to the last over the steps of an ascent.
 TEMPERATURES = (0.5, 1e-4)
 
