@@ -16,6 +16,7 @@ import numpy as np
 from .evidence import Certificate, PointWitness
 
 __all__ = [
+    "CoactivationCertificate",
     "DeepLipSDPCertificate",
     "DomainSpectralCertificate",
     "ExactCertificate",
@@ -118,6 +119,17 @@ class DomainSpectralCertificate(Certificate):
     centre: float
     spread: tuple[float, float]
     whole: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class CoactivationCertificate(Certificate):
+    """Groups of hidden neurons and a bound on each group's sub-network over the ball; every
+    live neuron i is assigned the group ``groups[assignment[i]]``, which must hold every neuron
+    not proven exclusive with i (the checker re-proves the exclusions, then each bound)."""
+
+    groups: tuple[tuple[int, ...], ...]
+    assignment: dict[int, int] = field(repr=False)
+    bounds: tuple[DomainSpectralCertificate, ...] = field(repr=False)
 
 
 @dataclass(frozen=True)

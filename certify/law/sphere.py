@@ -64,7 +64,7 @@ _KEPT, _PROPOSALS, _FIRST_STEP, _ROUNDS = 8, 16, 0.1, 60
 #: Candidates tried, best first, until one passes the rigorous check.
 _CANDIDATES = 4
 #: Upper-bound methods that use the domain, run on the closed unit ball.
-BALL_METHODS = ("spectral", "lipsdp-neuron")
+BALL_METHODS = ("spectral", "lipsdp-neuron", "coactivation")
 #: Where an upper end holds: all of R^d, or the closed unit ball (⊇ S^{d−1}).
 GLOBAL, UNIT_BALL = "global", "unit-ball"
 

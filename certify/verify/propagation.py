@@ -29,12 +29,18 @@ from ..domains import Ball, Box, Domain
 from .balls import PRECISION, lower_float, upper_float
 from .floating import TINY, downward, frobenius_upper, gamma, upward
 
-__all__ = ["layer_gains", "layer_slope_intervals", "preactivation_bounds", "slope_intervals"]
+__all__ = [
+    "affine_enclosure",
+    "layer_gains",
+    "layer_slope_intervals",
+    "preactivation_bounds",
+    "slope_intervals",
+]
 
 Bounds = tuple[np.ndarray, np.ndarray]
 
 
-def _affine(W: np.ndarray, X: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def affine_enclosure(W: np.ndarray, X: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """fl(w_i·x_i + b_i) for the rows x_i of X (or one x for all), and a proven bound on its
     error: γ_{d+1}·(|w_i|·|x_i| + |b_i|) + (d + 1)·2⁻¹⁰⁰⁰ (underflow)."""
     terms = W * X
@@ -52,13 +58,13 @@ def _row_norms_upper(W: np.ndarray, dual: str) -> np.ndarray:
 
 def _box_bounds(W: np.ndarray, b: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> Bounds:
     positive = W >= 0.0
-    low, low_error = _affine(W, np.where(positive, lower, upper), b)
-    high, high_error = _affine(W, np.where(positive, upper, lower), b)
+    low, low_error = affine_enclosure(W, np.where(positive, lower, upper), b)
+    high, high_error = affine_enclosure(W, np.where(positive, upper, lower), b)
     return downward(low - low_error), upward(high + high_error)
 
 
 def _ball_bounds(W: np.ndarray, b: np.ndarray, ball: Ball) -> Bounds:
-    centre, error = _affine(W, ball.center, b)
+    centre, error = affine_enclosure(W, ball.center, b)
     reach = upward(ball.radius * _row_norms_upper(W, "2" if ball.norm == "2" else "1"))
     spread = upward(error + reach)
     return downward(centre - spread), upward(centre + spread)
