@@ -34,7 +34,7 @@ from .domain_spectral import domain_bound
 
 __all__ = ["Coactivation"]
 
-#: Pairs tested between two looks at the clock.
+#: Pairs tested between two looks at the clock (and held in memory at once).
 _BLOCK = 1 << 20
 
 
@@ -77,16 +77,15 @@ def _groups(
 ) -> dict[int, tuple[int, ...]]:
     """N(i) for every live neuron i; out of time, the neurons left get every live neuron."""
     everyone = tuple(int(j) for j in live)
-    exclusions = Exclusions(net, ball)
+    exclusions = Exclusions(net, ball, live)
     groups: dict[int, tuple[int, ...]] = {}
-    rows = max(1, _BLOCK // max(1, live.size))
-    for start in range(0, live.size, rows):
-        block = live[start : start + rows]
+    step = max(1, _BLOCK // max(1, live.size))
+    for start in range(0, live.size, step):
+        block = live[start : start + step]
         if budget.expired():
             groups.update({int(i): everyone for i in block})
             continue
-        i, j = np.repeat(block, live.size), np.tile(live, block.size)
-        apart = exclusions.proven(i, j).reshape(block.size, live.size)
+        apart = exclusions.rows(start, start + block.size)
         for row, neuron in enumerate(block):
             groups[int(neuron)] = tuple(int(k) for k in live[~apart[row]])
     return groups

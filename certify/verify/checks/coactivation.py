@@ -20,6 +20,9 @@ from ...problem import Problem
 from ..coactivation import Exclusions, live_neurons, subnetwork
 from ..dispatch import Verdict, checker, unsupported, verify
 
+#: Pairs proven at once (memory: a few arrays of this many floats).
+_BLOCK = 1 << 20
+
 
 @checker.register
 def _(certificate: CoactivationCertificate, problem: Problem) -> Verdict:
@@ -34,16 +37,17 @@ def _(certificate: CoactivationCertificate, problem: Problem) -> Verdict:
     missing = [int(i) for i in live if int(i) not in certificate.assignment]
     if missing:
         return Verdict.failed(f"live neuron {missing[0]} is in no group")
-    rows, columns = [], []
-    for neuron in live:
-        group = certificate.groups[certificate.assignment[int(neuron)]]
-        outside = np.setdiff1d(live, np.asarray(group, dtype=int))
-        rows.append(np.full(outside.size, neuron))
-        columns.append(outside)
-    if live.size and not np.all(
-        Exclusions(net, ball).proven(*map(np.concatenate, (rows, columns)))
-    ):
-        return Verdict.failed("a neuron is not proven exclusive with one outside its group")
+    exclusions = Exclusions(net, ball, live)
+    step = max(1, _BLOCK // max(1, live.size))
+    for start in range(0, live.size, step):
+        apart = exclusions.rows(start, min(start + step, live.size))
+        for row, neuron in enumerate(live[start : start + step]):
+            group = certificate.groups[certificate.assignment[int(neuron)]]
+            outside = ~np.isin(live, np.asarray(group, dtype=int))
+            if not np.all(apart[row, outside]):
+                return Verdict.failed(
+                    f"neuron {neuron} is not proven exclusive with the neurons outside its group"
+                )
     values = []
     for group, bound in zip(certificate.groups, certificate.bounds, strict=True):
         verdict = verify(Problem(subnetwork(net, np.asarray(group, dtype=int)), "2", ball), bound)
