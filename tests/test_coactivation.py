@@ -58,7 +58,8 @@ def test_exclusions_hold_at_sampled_points_and_are_found_for_separate_caps() -> 
     net = _caps(rng, 3, 40)
     ball = Ball(np.zeros(3), 1.0)
     i, j = np.triu_indices(net.k, 1)
-    matrix = Exclusions(net, ball, np.arange(net.k)).rows(0, net.k)
+    matrix, complete = Exclusions(net, ball, np.arange(net.k)).matrix(7)
+    assert complete == net.k
     assert np.array_equal(matrix, matrix.T)  # the test is symmetric in the pair
     apart = matrix[i, j]
     assert 0 < apart.sum() < apart.size  # some pairs are exclusive, some are not

@@ -18,6 +18,8 @@ p_i + r‖w_i‖ < 0 (proven) is never active on B.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from models import TwoLayerNetwork
@@ -65,36 +67,51 @@ class Exclusions:
     def size(self) -> int:
         return self.neurons.size
 
-    def rows(self, start: int, stop: int) -> np.ndarray:
-        """For rows start … stop − 1 of the neurons against all of them, whether each pair is
-        proven never active together on the ball (a boolean matrix)."""
-        rows = slice(start, stop)
+    def matrix(
+        self, step: int, expired: Callable[[], bool] = lambda: False
+    ) -> tuple[np.ndarray, int]:
+        """Whether each pair is proven never active together on the ball (a symmetric boolean
+        matrix), filled ``step`` rows at a time from the diagonal on; and how many rows are
+        complete (all, unless ``expired()`` turned true first: the other rows stay False)."""
+        size = self.size
+        apart = np.zeros((size, size), dtype=bool)
+        for start in range(0, size, step):
+            if expired():
+                return apart, start
+            stop = min(start + step, size)
+            block = self.block(slice(start, stop), slice(start, size))
+            apart[start:stop, start:] = block
+            apart[start:, start:stop] = block.T
+        return apart, size
+
+    def block(self, rows: slice, columns: slice) -> np.ndarray:
+        """The proven exclusions of the pairs (i, j), i in ``rows``, j in ``columns``."""
         pair = _Pair(
             self.squares[rows, None],
-            self.squares[None, :],
-            self.gram[rows],
+            self.squares[None, columns],
+            self.gram[rows, columns],
             self.centre[rows, None],
-            self.centre[None, :],
+            self.centre[None, columns],
             self.radius,
         )
         with np.errstate(all="ignore"):
             lam = pair.minimiser()
-            return self._proven(rows, lam)
+            return self._proven(rows, columns, lam)
 
-    def _proven(self, rows: slice, lam: np.ndarray) -> np.ndarray:
+    def _proven(self, rows: slice, columns: slice, lam: np.ndarray) -> np.ndarray:
         """Whether λp_i + μp_j + r‖λw_i + μw_j‖ < 0 is proven, μ = fl(1 − λ)."""
         mu = 1.0 - lam
         magnitudes = np.diagonal(self.magnitude)
-        squares = (lam * lam * self.squares[rows, None], mu * mu * self.squares[None, :])
-        square = squares[0] + squares[1] + 2.0 * lam * mu * self.gram[rows]
+        squares = (lam * lam * self.squares[rows, None], mu * mu * self.squares[None, columns])
+        square = squares[0] + squares[1] + 2.0 * lam * mu * self.gram[rows, columns]
         sizes = (
             lam * lam * magnitudes[rows, None]
-            + mu * mu * magnitudes[None, :]
-            + 2.0 * lam * mu * self.magnitude[rows]
+            + mu * mu * magnitudes[None, columns]
+            + 2.0 * lam * mu * self.magnitude[rows, columns]
         )
         square_upper = upward(square + 2.0 * self.gram_error * sizes * SAFETY + TINY)
         norm_upper = upward(np.sqrt(np.maximum(square_upper, 0.0)))
-        parts = (lam * self.centre_upper[rows, None], mu * self.centre_upper[None, :])
+        parts = (lam * self.centre_upper[rows, None], mu * self.centre_upper[None, columns])
         reach = upward(self.radius * norm_upper)
         total = parts[0] + parts[1] + reach
         rounding = gamma(4) * (np.abs(parts[0]) + np.abs(parts[1]) + reach) + TINY

@@ -37,17 +37,14 @@ def _(certificate: CoactivationCertificate, problem: Problem) -> Verdict:
     missing = [int(i) for i in live if int(i) not in certificate.assignment]
     if missing:
         return Verdict.failed(f"live neuron {missing[0]} is in no group")
-    exclusions = Exclusions(net, ball, live)
-    step = max(1, _BLOCK // max(1, live.size))
-    for start in range(0, live.size, step):
-        apart = exclusions.rows(start, min(start + step, live.size))
-        for row, neuron in enumerate(live[start : start + step]):
-            group = certificate.groups[certificate.assignment[int(neuron)]]
-            outside = ~np.isin(live, np.asarray(group, dtype=int))
-            if not np.all(apart[row, outside]):
-                return Verdict.failed(
-                    f"neuron {neuron} is not proven exclusive with the neurons outside its group"
-                )
+    apart, _ = Exclusions(net, ball, live).matrix(max(1, _BLOCK // max(1, live.size)))
+    for row, neuron in enumerate(live):
+        group = certificate.groups[certificate.assignment[int(neuron)]]
+        outside = ~np.isin(live, np.asarray(group, dtype=int))
+        if not np.all(apart[row, outside]):
+            return Verdict.failed(
+                f"neuron {neuron} is not proven exclusive with the neurons outside its group"
+            )
     values = []
     for group, bound in zip(certificate.groups, certificate.bounds, strict=True):
         verdict = verify(Problem(subnetwork(net, np.asarray(group, dtype=int)), "2", ball), bound)
