@@ -107,8 +107,9 @@ def test_separate_caps_give_the_larger_slope_and_tampering_is_refused() -> None:
     touching = TwoLayerNetwork.create([[1.0, 0.0], [-1.0, 0.0]], [[3.0, 5.0]], b=[0.5, 0.5])
     wrong = verify(Problem(touching, "2", problem.domain), certificate)
     assert not wrong.verified and "exclusive" in wrong.note
-    bad = dataclasses.replace(certificate, groups=((0, 0), (1,)))
-    assert not verify(problem, bad).verified
+    for groups in (((0, 0), (1,)), ((), (1,)), ((0,), (2,))):
+        bad = dataclasses.replace(certificate, groups=groups)
+        assert "a group must list" in verify(problem, bad).note
 
 
 @pytest.mark.parametrize(

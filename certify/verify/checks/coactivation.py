@@ -59,8 +59,8 @@ def _malformed(certificate: CoactivationCertificate, net: TwoLayerNetwork) -> st
     if len(certificate.groups) != len(certificate.bounds):
         return f"{len(certificate.groups)} groups for {len(certificate.bounds)} bounds"
     for group in certificate.groups:
-        if len(set(group)) != len(group) or not all(0 <= i < net.k for i in group):
-            return "a group must list distinct neurons of the hidden layer"
+        if not group or len(set(group)) != len(group) or not all(0 <= i < net.k for i in group):
+            return "a group must list distinct neurons of the hidden layer, at least one"
     if not all(0 <= n < len(certificate.groups) for n in certificate.assignment.values()):
         return "the assignment names a group that does not exist"
     return None
