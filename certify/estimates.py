@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-__all__ = ["spectral_norm_estimate", "top_direction"]
+__all__ = ["finite_norm_estimate", "spectral_norm_estimate", "top_direction"]
 
 
 def spectral_norm_estimate(X: np.ndarray) -> float:
@@ -18,6 +18,11 @@ def spectral_norm_estimate(X: np.ndarray) -> float:
         return 0.0
     gram = X @ X.T if X.shape[0] <= X.shape[1] else X.T @ X
     return math.sqrt(max(float(np.linalg.eigvalsh(gram)[-1]), 0.0))
+
+
+def finite_norm_estimate(X: np.ndarray) -> float:
+    """``spectral_norm_estimate``, or inf when X is not finite (slopes or products overflowed)."""
+    return spectral_norm_estimate(X) if np.all(np.isfinite(X)) else np.inf
 
 
 def top_direction(J: np.ndarray) -> np.ndarray:

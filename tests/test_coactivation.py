@@ -15,7 +15,7 @@ from certify.certificates import CoactivationCertificate
 from certify.domains import Ball, Box
 from certify.methods import Budget, get_method
 from certify.problem import Problem
-from certify.verify import verify
+from certify.verify import coactivation, verify
 from certify.verify.coactivation import Exclusions
 from models import TwoLayerNetwork
 from models.constructions import sphere_fit
@@ -53,12 +53,13 @@ def test_the_bound_is_sound_against_the_exact_oracle(d: int, k: int, seed: int) 
     assert result.value >= lower * (1 - TOLERANCE), (result, lower)
 
 
-def test_exclusions_hold_at_sampled_points_and_are_found_for_separate_caps() -> None:
+def test_exclusions_hold_at_sampled_points_and_are_found_for_separate_caps(monkeypatch) -> None:
+    monkeypatch.setattr(coactivation, "_BLOCK", 7 * 40)  # several row blocks of 7
     rng = np.random.default_rng(0)
     net = _caps(rng, 3, 40)
     ball = Ball(np.zeros(3), 1.0)
     i, j = np.triu_indices(net.k, 1)
-    matrix, complete = Exclusions(net, ball, np.arange(net.k)).matrix(7)
+    matrix, complete = Exclusions(net, ball, np.arange(net.k)).matrix()
     assert complete == net.k
     assert np.array_equal(matrix, matrix.T)  # the test is symmetric in the pair
     apart = matrix[i, j]

@@ -28,7 +28,7 @@ from ..estimates import top_direction
 from ..evidence import PointWitness
 from ..methods import Budget
 from ..problem import Norm, Problem
-from .search import Pace, inside, jacobians, sample
+from .search import FAR, Pace, gradient_norms, inside, sample
 from .smoothing import (
     SMOOTH_SLOPES,
     TEMPERATURES,
@@ -43,28 +43,15 @@ __all__ = ["DeepAscent"]
 Tensor = torch.Tensor
 
 
-#: Radius, in length scales, of the far starts of the ℓ∞ search over R^d, whose patterns are those
-#: of unbounded regions (as in `certify.lower.linf_search`).
-_FAR = 100.0
-
-
 def _length_scales(net: Network, norm: Norm) -> tuple[float, ...]:
     """1, and the median distance |b_i|/‖w_i‖ from the origin to the first layer's hyperplanes
-    (when it is positive); in ℓ∞ also ``_FAR`` times the largest."""
+    (when it is positive); in ℓ∞ also `FAR` times the largest."""
     W, b = net.weights[0], net.biases[0]
     norms = np.linalg.norm(W, axis=1)
     live = norms > 0
     distance = float(np.median(np.abs(b[live]) / norms[live])) if np.any(live) else 0.0
     scales = (1.0,) if distance == 0.0 else tuple(sorted({1.0, distance}))
-    return scales if norm == "2" else (*scales, _FAR * scales[-1])
-
-
-def _scores(net: Network, X: np.ndarray, norm: Norm, free: np.ndarray) -> np.ndarray:
-    """‖J(x)‖ on the free axes for every row x of X (−inf where not finite)."""
-    J = jacobians(net, X)[:, :, free]
-    with np.errstate(all="ignore"):
-        values = np.linalg.norm(J, ord=2, axis=(1, 2)) if norm == "2" else np.abs(J).sum(2).max(1)
-    return np.where(np.isfinite(values), values, -np.inf)
+    return scales if norm == "2" else (*scales, FAR * scales[-1])
 
 
 @dataclass
@@ -87,12 +74,12 @@ class DeepAscent(AscentRounds):
         pace = Pace(budget)
         for _ in range(rounds):
             X, _ = sample(net, self.samples, rng, budget, _length_scales(net, norm), norm, domain)
-            scores = _scores(net, X, norm, free)
+            scores = gradient_norms(net, X, norm, free)
             starts = X[np.argsort(-scores, kind="stable")[: self.restarts]]
             points = _Ascent(net, norm, domain, free).run(starts, self.steps, budget)
             if domain is not None:
                 points = np.array([inside(domain, p) for p in points])
-            scores = _scores(net, points, norm, free)
+            scores = gradient_norms(net, points, norm, free)
             top = int(np.argmax(scores))
             if scores[top] > best_score:
                 best_point, best_score = points[top], float(scores[top])
@@ -132,7 +119,7 @@ class _Ascent:
         directions = torch.zeros(starts.shape, dtype=torch.float64).index_copy(
             1, torch.nonzero(self.free).flatten(), directions
         )
-        best, best_scores = starts.copy(), _scores(self.net, starts, self.norm, free)
+        best, best_scores = starts.copy(), gradient_norms(self.net, starts, self.norm, free)
         pace = Pace(budget)
         for step, temperature in enumerate(np.geomspace(*TEMPERATURES, steps)):
             slopes = self._slopes(scale * position, temperature)
@@ -149,7 +136,7 @@ class _Ascent:
             last = step == steps - 1 or not pace.fits()
             if last or step % 10 == 9:
                 points = (scale * position).detach().numpy()
-                found = _scores(self.net, points, self.norm, free)
+                found = gradient_norms(self.net, points, self.norm, free)
                 better = found > best_scores
                 best[better], best_scores[better] = points[better], found[better]
             if last:

@@ -30,7 +30,7 @@ from ..methods import Budget
 from ..problem import Problem
 from ..regions import active_neurons, chebyshev_center
 from ..threads import single_threaded
-from .search import length_scales
+from .search import FAR, length_scales
 from .smoothing import TEMPERATURES
 
 __all__ = ["LinfAscent", "row_norms"]
@@ -38,8 +38,6 @@ __all__ = ["LinfAscent", "row_norms"]
 #: τ falls geometrically from the first to the last over the steps of an ascent.
 #: Smallest Chebyshev radius (relative to the length scale) of a region the climb accepts.
 _MIN_RADIUS = 1e-6
-#: Radius, in length scales, of the far starts, whose patterns are those of unbounded regions.
-_FAR = 100.0
 #: A flip must raise ‖∇f_j‖₁ by this relative amount.
 _MIN_GAIN = 1e-12
 #: Largest number of float64 entries one batch of Jacobians may hold.
@@ -122,7 +120,7 @@ class LinfAscent:
         """The ``restarts`` best (point, output) pairs of ``samples`` random points, whose radii
         cycle through the network's length scales."""
         scales = length_scales(net)
-        radii = np.resize(np.asarray([*scales, _FAR * max(scales)]), self.samples)
+        radii = np.resize(np.asarray([*scales, FAR * max(scales)]), self.samples)
         points = rng.standard_normal((self.samples, net.d)) * (radii / np.sqrt(net.d))[:, None]
         norms = row_norms(net, points)
         best = np.argsort(-norms, axis=None, kind="stable")[: self.restarts]

@@ -21,6 +21,7 @@ from ..problem import Norm
 from ..regions import active_neurons
 
 __all__ = [
+    "FAR",
     "Pace",
     "gradient_norms",
     "inside",
@@ -31,6 +32,9 @@ __all__ = [
     "top_direction",
 ]
 
+#: Radius, in length scales, of the far starts of the ℓ∞ searches over R^d, whose patterns are
+#: those of unbounded regions (often the steepest).
+FAR = 100.0
 #: Largest number of float64 entries one batched Jacobian may hold.
 _BATCH_ENTRIES = 1 << 21
 #: Shrinks towards the centre tried, in turn, to bring a rounded point inside a domain.
@@ -58,14 +62,17 @@ class Pace:
         return self.budget.remaining() > self.longest + self.reserve
 
 
-def gradient_norms(net: Network, X: np.ndarray, norm: Norm = "2") -> np.ndarray:
+def gradient_norms(
+    net: Network, X: np.ndarray, norm: Norm = "2", free: np.ndarray | None = None
+) -> np.ndarray:
     """‖J(x)‖ for every row x of X, in the ℓ2 operator norm or the ℓ∞ one (the largest row ℓ1
-    norm); −inf where it overflows or is not finite."""
+    norm), on the ``free`` input axes only when given (a box's); −inf where it overflows or is
+    not finite."""
     X = np.atleast_2d(np.asarray(X, dtype=np.float64))
     widest = max(net.d, *net.widths)
     rows = max(1, _BATCH_ENTRIES // (net.m * widest))
     norms = np.concatenate(
-        [_batch_norms(net, X[start : start + rows], norm) for start in range(0, len(X), rows)]
+        [_batch_norms(net, X[start : start + rows], norm, free) for start in range(0, len(X), rows)]
     )
     return np.where(np.isfinite(norms), norms, -np.inf)
 
@@ -93,12 +100,14 @@ def jacobians(net: Network, X: np.ndarray) -> np.ndarray:
     return G
 
 
-def _batch_norms(net: Network, X: np.ndarray, norm: Norm) -> np.ndarray:
+def _batch_norms(net: Network, X: np.ndarray, norm: Norm, free: np.ndarray | None) -> np.ndarray:
     with np.errstate(all="ignore"):
-        if net.depth == 2 and net.m == 1 and norm == "2":
+        if net.depth == 2 and net.m == 1 and norm == "2" and free is None:
             slopes = net.activation.derivative(net.preactivation(X))
             return np.linalg.norm((slopes * net.A[0]) @ net.W, axis=1)
         J = np.array(jacobians(net, X))
+        if free is not None:
+            J = J[:, :, free]
         finite = np.all(np.isfinite(J), axis=(1, 2))
         J[~finite] = 0.0
         if norm == "2":

@@ -34,8 +34,6 @@ from .domain_spectral import domain_bound
 
 __all__ = ["Coactivation"]
 
-#: Pairs tested between two looks at the clock (and held in memory at once).
-_BLOCK = 1 << 20
 #: Up to this many live neurons the exclusions are always all proven, whatever the budget: the
 #: bound gains nothing from a partial matrix, and the whole one takes about 3 s at 4,000 neurons
 #: (2 cores, measured); larger nets stop with the budget.
@@ -80,9 +78,8 @@ def _groups(
     net: TwoLayerNetwork, ball: Ball, live: np.ndarray, budget: Budget
 ) -> dict[int, tuple[int, ...]]:
     """N(i) for every live neuron i; out of time, the neurons left get every live neuron."""
-    step = max(1, _BLOCK // max(1, live.size))
     expired = (lambda: False) if live.size <= _ALWAYS_COMPLETE else budget.expired
-    apart, complete = Exclusions(net, ball, live).matrix(step, expired)
+    apart, complete = Exclusions(net, ball, live).matrix(expired)
     everyone = tuple(int(j) for j in live)
     return {
         int(neuron): tuple(int(k) for k in live[~apart[row]]) if row < complete else everyone

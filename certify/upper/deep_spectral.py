@@ -15,7 +15,7 @@ import numpy as np
 from models import DeepNetwork
 
 from ..certificates import LayerProductCertificate
-from ..estimates import spectral_norm_estimate
+from ..estimates import finite_norm_estimate, spectral_norm_estimate
 from ..problem import Problem
 from ..verify.layer_factors import scaled_layers
 
@@ -30,13 +30,7 @@ def layer_product(problem: Problem) -> LayerProductCertificate:
         norms = np.array([spectral_norm_estimate(W) for W in net.weights])
         value = float(np.prod(norms)) * net.activation.lipschitz ** (net.depth - 1)
         return LayerProductCertificate(value=value, norms=norms)
-    layers, _ = scaled_layers(problem)
-    norms = np.array([_estimate(X) for X in layers])
+    norms = np.array([finite_norm_estimate(X) for X in scaled_layers(problem)])
     with np.errstate(all="ignore"):
         value = float(np.prod(norms))
     return LayerProductCertificate(value=value if np.isfinite(value) else np.inf, norms=norms)
-
-
-def _estimate(X: np.ndarray) -> float:
-    """‖X‖₂ in floating point; inf when X is not finite (an unbounded slope on the domain)."""
-    return spectral_norm_estimate(X) if np.all(np.isfinite(X)) else np.inf

@@ -18,10 +18,8 @@ have no global bound.
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..certificates import DomainSpectralCertificate
-from ..estimates import spectral_norm_estimate
+from ..estimates import finite_norm_estimate
 from ..problem import Problem
 from ..verify.domain_factors import combine, domain_factors
 from ..verify.propagation import slope_intervals
@@ -33,13 +31,8 @@ def domain_bound(problem: Problem) -> DomainSpectralCertificate:
     """min(‖A·diag(μ)·W‖₂ + split(ρ), split(γ)) from the slope intervals proven on the domain,
     the norms estimated in floating point (the checker proves them)."""
     factors = domain_factors(problem, *slope_intervals(problem.net, problem.domain))
-    centre = _estimate(factors.centre)
-    spread = (_estimate(factors.spread[0]), _estimate(factors.spread[1]))
-    whole = (_estimate(factors.whole[0]), _estimate(factors.whole[1]))
+    centre = finite_norm_estimate(factors.centre)
+    spread = (finite_norm_estimate(factors.spread[0]), finite_norm_estimate(factors.spread[1]))
+    whole = (finite_norm_estimate(factors.whole[0]), finite_norm_estimate(factors.whole[1]))
     value = combine(centre, spread, whole)
     return DomainSpectralCertificate(value=value, centre=centre, spread=spread, whole=whole)
-
-
-def _estimate(X: np.ndarray) -> float:
-    """‖X‖₂ in floating point; inf when X is not finite (the slopes or products overflowed)."""
-    return spectral_norm_estimate(X) if np.all(np.isfinite(X)) else np.inf

@@ -31,6 +31,9 @@ from .propagation import affine_enclosure, preactivation_bounds
 
 __all__ = ["Exclusions", "live_neurons", "subnetwork"]
 
+#: Pairs proven at once, between two looks at the clock (memory: a few arrays of this size).
+_BLOCK = 1 << 20
+
 
 def live_neurons(net: TwoLayerNetwork, ball: Ball) -> np.ndarray:
     """The neurons that can change f and are not proven inactive on all of ``ball``."""
@@ -52,28 +55,24 @@ class Exclusions:
     row block by row block."""
 
     def __init__(self, net: TwoLayerNetwork, ball: Ball, neurons: np.ndarray) -> None:
-        self.neurons = np.asarray(neurons, dtype=int)
-        W = net.W[self.neurons]
+        neurons = np.asarray(neurons, dtype=int)
+        W = net.W[neurons]
         self.radius = float(ball.radius)
-        centre, error = affine_enclosure(W, ball.center, net.b[self.neurons])
+        centre, error = affine_enclosure(W, ball.center, net.b[neurons])
         self.centre, self.centre_upper = centre, upward(centre + error)
         with np.errstate(all="ignore"):
             self.gram = W @ W.T
             self.magnitude = np.abs(W) @ np.abs(W).T
         self.squares = np.diagonal(self.gram).copy()
+        self.magnitudes = np.diagonal(self.magnitude).copy()
         self.gram_error = gamma(W.shape[1] + 8)
 
-    @property
-    def size(self) -> int:
-        return self.neurons.size
-
-    def matrix(
-        self, step: int, expired: Callable[[], bool] = lambda: False
-    ) -> tuple[np.ndarray, int]:
+    def matrix(self, expired: Callable[[], bool] = lambda: False) -> tuple[np.ndarray, int]:
         """Whether each pair is proven never active together on the ball (a symmetric boolean
-        matrix), filled ``step`` rows at a time from the diagonal on; and how many rows are
-        complete (all, unless ``expired()`` turned true first: the other rows stay False)."""
-        size = self.size
+        matrix), filled about ``_BLOCK`` pairs at a time from the diagonal on; and how many rows
+        are complete (all, unless ``expired()`` turned true first: the other rows stay False)."""
+        size = self.squares.size
+        step = max(1, _BLOCK // max(1, size))
         apart = np.zeros((size, size), dtype=bool)
         for start in range(0, size, step):
             if expired():
@@ -101,7 +100,7 @@ class Exclusions:
     def _proven(self, rows: slice, columns: slice, lam: np.ndarray) -> np.ndarray:
         """Whether λp_i + μp_j + r‖λw_i + μw_j‖ < 0 is proven, μ = fl(1 − λ)."""
         mu = 1.0 - lam
-        magnitudes = np.diagonal(self.magnitude)
+        magnitudes = self.magnitudes
         squares = (lam * lam * self.squares[rows, None], mu * mu * self.squares[None, columns])
         square = squares[0] + squares[1] + 2.0 * lam * mu * self.gram[rows, columns]
         sizes = (

@@ -15,6 +15,7 @@ import numpy as np
 from ..problem import Problem
 from .floating import upward
 from .neurons import active_neurons
+from .propagation import centres_and_radii
 
 __all__ = ["DomainFactors", "combine", "domain_factors"]
 
@@ -43,9 +44,7 @@ def domain_factors(problem: Problem, alpha: np.ndarray, beta: np.ndarray) -> Dom
     A, W = net.A[:, active], net.W[np.ix_(active, free)]
     alpha, beta = alpha[active], beta[active]
     with np.errstate(all="ignore"):
-        middle = alpha / 2 + beta / 2
-        radius = np.maximum(beta - middle, middle - alpha)
-        radius = np.where(radius > 0.0, upward(radius), 0.0)
+        middle, radius = centres_and_radii(alpha, beta)
         whole = np.maximum(np.abs(alpha), np.abs(beta))
         return DomainFactors((A * middle) @ W, _split(A, W, radius), _split(A, W, whole))
 

@@ -26,8 +26,7 @@ import numpy as np
 
 from ..problem import Problem
 from .bilinear import slope_enclosure
-from .floating import upward
-from .propagation import layer_gains, slope_intervals
+from .propagation import centres_and_radii, layer_gains, slope_intervals
 
 __all__ = ["centred_slopes", "free_weights", "scaled_layers"]
 
@@ -40,14 +39,14 @@ def free_weights(problem: Problem) -> tuple[np.ndarray, ...]:
     return (weights[0][:, problem.domain.free_axes], *weights[1:])
 
 
-def scaled_layers(problem: Problem) -> tuple[list[np.ndarray], list[np.ndarray]]:
+def scaled_layers(problem: Problem) -> list[np.ndarray]:
     """The float matrices diag(γ_l)·W_l of the hidden layers, then W_L (each scaled entry rounded
-    once), and the gains γ_l they were scaled by."""
+    once)."""
     gains = layer_gains(problem.net, problem.domain)
     weights = free_weights(problem)
     with np.errstate(all="ignore"):
         scaled = [gain[:, None] * W for gain, W in zip(gains, weights[:-1], strict=True)]
-    return [*scaled, weights[-1]], gains
+    return [*scaled, weights[-1]]
 
 
 def centred_slopes(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
@@ -57,8 +56,4 @@ def centred_slopes(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
     if problem.domain is None:
         mu, h = slope_enclosure(net.activation)
         return np.full(net.k, mu), np.full(net.k, h)
-    alpha, beta = slope_intervals(net, problem.domain)
-    with np.errstate(all="ignore"):
-        mu = alpha / 2 + beta / 2
-        radius = np.maximum(beta - mu, mu - alpha)
-        return mu, np.where(radius > 0.0, upward(radius), 0.0)
+    return centres_and_radii(*slope_intervals(net, problem.domain))

@@ -15,7 +15,7 @@ import numpy as np
 from .definiteness import is_positive_definite
 from .floating import TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up
 
-__all__ = ["spectral_norm_upper"]
+__all__ = ["perturbed_norm_upper", "spectral_norm_upper"]
 
 _INFLATIONS = (1e-12, 1e-9, 1e-6, 1e-3)
 
@@ -64,3 +64,10 @@ def _scaled_norm_upper(X: np.ndarray, estimate: float | None) -> float:
         if is_positive_definite(candidate, radius=gram_radius + 2.0 * diagonal_rounding):
             return up(up(math.sqrt(s_squared)))
     return frobenius
+
+
+def perturbed_norm_upper(X: np.ndarray, estimate: float, error: float) -> float:
+    """A proven bound on ‖X*‖₂ for every X* within Frobenius distance ``error`` of X, with
+    underflow (at most 2⁻¹⁰⁰⁰ an entry) on top; the claimed ``estimate`` only guides the proof."""
+    guess = float(estimate) if np.isfinite(estimate) else None
+    return up(spectral_norm_upper(X, guess) + error + X.size * TINY)

@@ -31,6 +31,7 @@ from .floating import TINY, downward, frobenius_upper, gamma, upward
 
 __all__ = [
     "affine_enclosure",
+    "centres_and_radii",
     "layer_gains",
     "layer_slope_intervals",
     "preactivation_bounds",
@@ -139,3 +140,12 @@ def layer_gains(net: Network, domain: Domain | None) -> list[np.ndarray]:
     return [
         np.maximum(np.abs(low), np.abs(high)) for low, high in layer_slope_intervals(net, domain)
     ]
+
+
+def centres_and_radii(alpha: np.ndarray, beta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Floats μ_i = α_i/2 + β_i/2 and h_i ≥ max(β_i − μ_i, μ_i − α_i) (rounded up, 0 where
+    exact), so that [μ_i − h_i, μ_i + h_i] ⊇ [α_i, β_i]."""
+    with np.errstate(all="ignore"):
+        middle = alpha / 2 + beta / 2
+        radius = np.maximum(beta - middle, middle - alpha)
+        return middle, np.where(radius > 0.0, upward(radius), 0.0)

@@ -20,9 +20,6 @@ from ...problem import Problem
 from ..coactivation import Exclusions, live_neurons, subnetwork
 from ..dispatch import Verdict, checker, unsupported, verify
 
-#: Pairs proven at once (memory: a few arrays of this many floats).
-_BLOCK = 1 << 20
-
 
 @checker.register
 def _(certificate: CoactivationCertificate, problem: Problem) -> Verdict:
@@ -37,7 +34,7 @@ def _(certificate: CoactivationCertificate, problem: Problem) -> Verdict:
     missing = [int(i) for i in live if int(i) not in certificate.assignment]
     if missing:
         return Verdict.failed(f"live neuron {missing[0]} is in no group")
-    apart, _ = Exclusions(net, ball, live).matrix(max(1, _BLOCK // max(1, live.size)))
+    apart, _ = Exclusions(net, ball, live).matrix()
     for row, neuron in enumerate(live):
         group = certificate.groups[certificate.assignment[int(neuron)]]
         outside = ~np.isin(live, np.asarray(group, dtype=int))

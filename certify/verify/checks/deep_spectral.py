@@ -23,7 +23,7 @@ from ...problem import Problem
 from ..dispatch import Verdict, checker, unsupported
 from ..floating import TINY, frobenius_upper, gamma, up
 from ..layer_factors import scaled_layers
-from ..norms import spectral_norm_upper
+from ..norms import perturbed_norm_upper, spectral_norm_upper
 
 
 @checker.register
@@ -46,14 +46,13 @@ def _(certificate: LayerProductCertificate, problem: Problem) -> Verdict:
 
 
 def _on_domain(certificate: LayerProductCertificate, problem: Problem) -> Verdict:
-    layers, _ = scaled_layers(problem)
+    layers = scaled_layers(problem)
     if not all(np.all(np.isfinite(X)) for X in layers):
         return Verdict.failed("the slopes on the domain, or the layers scaled by them, overflow")
-    norms = []
-    for X, estimate in zip(layers, certificate.norms, strict=True):
-        guess = float(estimate) if np.isfinite(estimate) else None
-        error = gamma(1) * frobenius_upper(X) + X.size * TINY
-        norms.append(up(spectral_norm_upper(X, guess) + error))
+    norms = [
+        perturbed_norm_upper(X, estimate, gamma(1) * frobenius_upper(X))
+        for X, estimate in zip(layers, certificate.norms, strict=True)
+    ]
     if not all(np.any(X) for X in layers):
         return Verdict(0.0, True, "a layer is zero on the domain: f is constant there")
     return _product(norms)

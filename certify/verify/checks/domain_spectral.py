@@ -18,15 +18,8 @@ from ..dispatch import Verdict, checker, unsupported
 from ..domain_factors import combine, domain_factors
 from ..floating import TINY, UNIT_ROUNDOFF, frobenius_upper, gamma, up
 from ..neurons import active_neurons
-from ..norms import spectral_norm_upper
+from ..norms import perturbed_norm_upper
 from ..propagation import slope_intervals
-
-
-def _proven(X: np.ndarray, estimate: float, error: float) -> float:
-    """A proven bound on ‖X*‖₂ for every X* within Frobenius distance ``error`` of X, with
-    underflow (at most 2⁻¹⁰⁰⁰ an entry) on top; the claimed ``estimate`` only guides the proof."""
-    guess = float(estimate) if np.isfinite(estimate) else None
-    return up(spectral_norm_upper(X, guess) + error + X.size * TINY)
 
 
 def _split_norms(
@@ -34,8 +27,8 @@ def _split_norms(
 ) -> tuple[float, float]:
     left, right = factors
     return (
-        _proven(left, estimates[0], gamma(1) * frobenius_upper(left)),
-        _proven(right, estimates[1], gamma(1) * frobenius_upper(right)),
+        perturbed_norm_upper(left, estimates[0], gamma(1) * frobenius_upper(left)),
+        perturbed_norm_upper(right, estimates[1], gamma(1) * frobenius_upper(right)),
     )
 
 
@@ -53,7 +46,7 @@ def _(certificate: DomainSpectralCertificate, problem: Problem) -> Verdict:
     largest = float(np.max(np.abs(alpha[active]) + np.abs(beta[active]), initial=0.0))
     centre_error = gamma(net.k + 1) * frobenius_upper(net.A) * largest * frobenius_upper(net.W)
     underflow = net.k * factors.centre.size * TINY
-    centre = _proven(factors.centre, certificate.centre, up(centre_error + underflow))
+    centre = perturbed_norm_upper(factors.centre, certificate.centre, up(centre_error + underflow))
     value = combine(
         centre,
         _split_norms(factors.spread, certificate.spread),
