@@ -88,8 +88,10 @@ class SpectralPenalty:
         return self.lipschitz * self._A(A, self.power) * self._W(W, self.power)
 
     def exact(self, W: torch.Tensor, A: torch.Tensor) -> float:
-        """The float value of the bound at these weights, by SVD."""
-        norms = torch.linalg.matrix_norm(W.detach(), 2) * torch.linalg.matrix_norm(A.detach(), 2)
+        """The float64 value of the bound at these weights, by SVD."""
+        norms = torch.linalg.matrix_norm(W.detach().double(), 2) * torch.linalg.matrix_norm(
+            A.detach().double(), 2
+        )
         return float(self.lipschitz * norms)
 
 
@@ -97,11 +99,17 @@ class LipSDPPenalty:
     """√ρ(t) of structured LipSDP-Neuron with the always-feasible multipliers t(z, A); training
     uses s_p of its factor, p = ``power``."""
 
-    def __init__(self, activation: Activation, k: int, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        activation: Activation,
+        k: int,
+        dtype: torch.dtype,
+        device: str | torch.device = "cpu",
+    ) -> None:
         alpha, beta = activation.slope_lower, activation.slope_upper
         self.c_T = 0.5 * (beta - alpha) ** 2
         self.c_C = 0.25 * (alpha + beta) ** 2
-        self.logits = torch.zeros(k + 1, dtype=dtype, requires_grad=True)
+        self.logits = torch.zeros(k + 1, dtype=dtype, device=device, requires_grad=True)
         self.power = math.inf
         self._top = TopSingularValues(RANK)
 
@@ -114,7 +122,7 @@ class LipSDPPenalty:
         columns = (A * A).sum(dim=0) + _EPS
         root_t = torch.sqrt(columns / (2.0 * p))
         unit = A / torch.sqrt(columns)
-        C = torch.eye(A.shape[0], dtype=A.dtype) - (unit * p) @ unit.T
+        C = torch.eye(A.shape[0], dtype=A.dtype, device=A.device) - (unit * p) @ unit.T
         L = torch.linalg.cholesky(C)
         AW = torch.linalg.solve_triangular(L, A @ W, upper=False)
         return torch.cat([self.c_T**0.5 * root_t[:, None] * W, self.c_C**0.5 * AW])
@@ -123,17 +131,23 @@ class LipSDPPenalty:
         return self._top(self.factor(W, A), self.power)
 
     def exact(self, W: torch.Tensor, A: torch.Tensor) -> float:
-        """√ρ(t) at the current multipliers, by SVD: the bound these weights and t prove."""
+        """√ρ(t) at the current multipliers, by SVD in float64: the bound these weights and t
+        prove."""
         with torch.no_grad():
-            return float(torch.linalg.matrix_norm(self.factor(W, A), 2))
+            return float(torch.linalg.matrix_norm(self.factor(W.double(), A.double()), 2))
 
 
 def make_penalty(
-    name: str, activation: Activation, k: int, dtype: torch.dtype
+    name: str,
+    activation: Activation,
+    k: int,
+    dtype: torch.dtype,
+    device: str | torch.device = "cpu",
 ) -> SpectralPenalty | LipSDPPenalty:
-    """The penalty called ``name``: ``spectral`` or ``lipsdp``."""
+    """The penalty called ``name``: ``spectral`` or ``lipsdp`` (its multipliers in ``dtype`` on
+    ``device``)."""
     if name == "spectral":
         return SpectralPenalty(activation)
     if name == "lipsdp":
-        return LipSDPPenalty(activation, k, dtype)
+        return LipSDPPenalty(activation, k, dtype, device)
     raise ValueError(f"unknown penalty {name!r} (known: spectral, lipsdp)")

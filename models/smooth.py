@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from torch import nn
 from .activations import get_activation
 from .network import TwoLayerNetwork
 from .penalties import TopSingularValues, make_penalty
-from .torch_io import from_module
+from .torch_io import from_module, tensor_to_array
 from .train import (
     CheckCallback,
     TrainingResult,
@@ -35,6 +36,7 @@ from .train import (
     fit_loss,
     train_two_layer,
     trainable_module,
+    training_dtype,
 )
 
 __all__ = ["PENALTIES", "SmoothingCallback", "train_smooth"]
@@ -54,17 +56,31 @@ POWERS = (4.0, 16.0, 64.0)
 _BISECTIONS, _RANGE = 7, 64.0
 
 
-def _fits(net: TwoLayerNetwork, X: np.ndarray, Y: np.ndarray, epsilon: float) -> tuple[bool, float]:
-    loss, fitted = fit_loss(net, X, Y)
-    return fitted and loss <= epsilon, loss
+@dataclass(frozen=True)
+class _Data:
+    """The training set twice: float64 arrays for the fit tests of the nets found, and tensors
+    on the device and in the precision torch trains in."""
+
+    X: np.ndarray
+    Y: np.ndarray
+    inputs: torch.Tensor
+    outputs: torch.Tensor
+    epsilon: float
+
+    def fits(self, net: TwoLayerNetwork) -> tuple[bool, float]:
+        """Whether ``net`` fits (every label, mean square loss ≤ ε), and its loss."""
+        loss, fitted = fit_loss(net, self.X, self.Y)
+        return fitted and loss <= self.epsilon, loss
+
+    def place(self, module: nn.Module) -> nn.Module:
+        """``module`` moved to the training device and precision."""
+        return module.to(self.inputs.device, self.inputs.dtype)
 
 
 def _penalised(
     start: TwoLayerNetwork,
-    X: np.ndarray,
-    Y: np.ndarray,
+    data: _Data,
     penalty: str,
-    epsilon: float,
     max_epochs: int,
     learning_rate: float,
     bias_free: bool,
@@ -73,25 +89,24 @@ def _penalised(
     powers: tuple[float, ...],
     on_check: SmoothingCallback,
 ) -> TrainingResult:
-    module = trainable_module(start, batch_norm=False, bias_free=bias_free)
+    module = data.place(trainable_module(start, batch_norm=False, bias_free=bias_free))
     first, _, second = module
-    bound = make_penalty(penalty, start.activation, start.k, torch.float64)
+    bound = make_penalty(penalty, start.activation, start.k, data.inputs.dtype, data.inputs.device)
     optimiser = torch.optim.Adam([*module.parameters(), *bound.parameters()], lr=learning_rate)
-    inputs, outputs = torch.from_numpy(X), torch.from_numpy(Y)
     best, best_bound = start, bound.exact(first.weight, second.weight)
-    best_loss = fit_loss(start, X, Y)[0]
-    multiplier = best_bound / epsilon
+    best_loss = data.fits(start)[1]
+    multiplier = best_bound / data.epsilon
     stages, stale, epoch = iter(powers), 0, 0
     bound.power = next(stages)
     for epoch in range(1, max_epochs + 1):
         optimiser.zero_grad()
-        mse = torch.mean((module(inputs) - outputs) ** 2)
+        mse = torch.mean((module(data.inputs) - data.outputs) ** 2)
         (bound(first.weight, second.weight) + multiplier * mse).backward()
         optimiser.step()
         if epoch % check_every:
             continue
         net = from_module(module)
-        fitted, loss = _fits(net, X, Y, epsilon)
+        fitted, loss = data.fits(net)
         multiplier *= 1 / _SHRINK if fitted else _GROW
         value = bound.exact(first.weight, second.weight)
         stale += 1
@@ -132,41 +147,42 @@ class _Constrained(nn.Module):
     def network(self) -> TwoLayerNetwork:
         with torch.no_grad():
             W, A = self.weights()
-            b = torch.zeros(W.shape[0]) if self.first.bias is None else self.first.bias
-            c = torch.zeros(A.shape[0]) if self.second.bias is None else self.second.bias
+            b, c = (
+                np.zeros(len(weight)) if bias is None else tensor_to_array(bias, "bias")
+                for bias, weight in ((self.first.bias, W), (self.second.bias, A))
+            )
             return TwoLayerNetwork.create(
-                W.numpy(), A.numpy(), b=b.numpy(), c=c.numpy(), activation=self.activation_spec
+                tensor_to_array(W, "W"),
+                tensor_to_array(A, "A"),
+                b=b,
+                c=c,
+                activation=self.activation_spec,
             )
 
 
 def _fit_at_level(
     model: _Constrained,
-    X: np.ndarray,
-    Y: np.ndarray,
-    epsilon: float,
+    data: _Data,
     epochs: int,
     learning_rate: float,
     check_every: int,
 ) -> TwoLayerNetwork | None:
     """Adam on the square loss at the current ℓ; the first fitting checkpoint, else None."""
     optimiser = torch.optim.Adam(model.parameters(), lr=learning_rate)
-    inputs, outputs = torch.from_numpy(X), torch.from_numpy(Y)
     for epoch in range(1, epochs + 1):
         optimiser.zero_grad()
-        torch.mean((model(inputs) - outputs) ** 2).backward()
+        torch.mean((model(data.inputs) - data.outputs) ** 2).backward()
         optimiser.step()
         if epoch % check_every == 0:
             net = model.network()
-            if _fits(net, X, Y, epsilon)[0]:
+            if data.fits(net)[0]:
                 return net
     return None
 
 
 def _bisect(
     start: TwoLayerNetwork,
-    X: np.ndarray,
-    Y: np.ndarray,
-    epsilon: float,
+    data: _Data,
     max_epochs: int,
     learning_rate: float,
     bias_free: bool,
@@ -175,21 +191,21 @@ def _bisect(
 ) -> TrainingResult:
     """Bisection on log ℓ in [ℓ₀/64, ℓ₀], ℓ₀ the start's product (which fits by assumption);
     each level warm-starts from the last level that fitted."""
-    model = _Constrained(start, bias_free)
+    model = data.place(_Constrained(start, bias_free))
     high = _product(start)
     low = high / _RANGE
-    best, best_loss, epochs = start, fit_loss(start, X, Y)[0], 0
+    best, best_loss, epochs = start, data.fits(start)[1], 0
     saved = {name: value.clone() for name, value in model.state_dict().items()}
     budget = max(check_every, max_epochs // _BISECTIONS)
     for _ in range(_BISECTIONS):
         model.level = math.sqrt(low * high)
         model.load_state_dict(saved)
-        net = _fit_at_level(model, X, Y, epsilon, budget, learning_rate, check_every)
+        net = _fit_at_level(model, data, budget, learning_rate, check_every)
         epochs += budget
         if net is None:
             low = model.level
         else:
-            high, best, best_loss = model.level, net, fit_loss(net, X, Y)[0]
+            high, best, best_loss = model.level, net, data.fits(net)[1]
             saved = {name: value.clone() for name, value in model.state_dict().items()}
         on_check(epochs, _product(best))
     return TrainingResult(best, True, epochs, best_loss, _product(best))
@@ -218,16 +234,20 @@ def train_smooth(
     check_every: int = 25,
     patience: int = 20,
     powers: tuple[float, ...] = POWERS,
+    device: str | torch.device = "cpu",
+    precision: str = "float64",
     on_check: CheckCallback | None = None,
     on_smoothing: SmoothingCallback | None = None,
 ) -> TrainingResult:
     """An interpolating net with a small upper bound on Lip(f): ``penalty`` is ``lipsdp``
     (structured LipSDP-Neuron), ``spectral`` (L·‖A‖₂·‖W‖₂) or ``constrained`` (bisection on a
-    hard bound ℓ).  ``max_epochs`` applies to the Adam start and again to the smoothing.
-    ``on_check`` sees each test of the Adam start, ``on_smoothing`` each of the smoothing."""
+    hard bound ℓ).  ``max_epochs`` applies to the Adam start and again to the smoothing; torch
+    trains on ``device`` in ``precision`` (as `train_two_layer`).  ``on_check`` sees each test
+    of the Adam start, ``on_smoothing`` each of the smoothing."""
     if penalty not in PENALTIES:
         raise ValueError(f"unknown penalty {penalty!r} (known: {', '.join(PENALTIES)})")
     X, Y = np.asarray(X, dtype=np.float64), as_targets(targets)
+    dtype = training_dtype(precision)
     start = train_two_layer(
         X,
         Y,
@@ -239,18 +259,20 @@ def train_smooth(
         seed=seed,
         check_every=check_every,
         bias_free=bias_free,
+        device=device,
+        precision=precision,
         on_check=on_check,
     )
     if not start.interpolated:
         return start
     torch.manual_seed(seed)
     smoothing = on_smoothing or _ignore
+    tensors = (torch.from_numpy(array).to(device, dtype) for array in (X, Y))
+    data = _Data(X, Y, *tensors, epsilon)
     if penalty == "constrained":
         result = _bisect(
             start.network,
-            X,
-            Y,
-            epsilon,
+            data,
             max_epochs,
             learning_rate,
             bias_free,
@@ -260,10 +282,8 @@ def train_smooth(
     else:
         result = _penalised(
             start.network,
-            X,
-            Y,
+            data,
             penalty,
-            epsilon,
             max_epochs,
             learning_rate,
             bias_free,

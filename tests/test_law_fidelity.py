@@ -36,6 +36,7 @@ from models.data import generic_data
 from models.train import (
     _batches,
     _initial_network,
+    fit_loss,
     folding_gap,
     train_two_layer,
     trainable_module,
@@ -151,6 +152,20 @@ def test_training_reports_each_check() -> None:
     assert checks[-1][1] == result.loss
 
 
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_float32_training_returns_the_float64_net_it_found(batch_norm: bool) -> None:
+    X, y = generic_data(30, 6, "sphere", seed=4)
+    result = train_two_layer(X, y, k=20, seed=4, precision="float32", batch_norm=batch_norm)
+    net = result.network
+    assert result.interpolated and net.W.dtype == np.float64
+    assert (result.loss, True) == fit_loss(net, X, y[:, None])  # tested on the float64 net
+    if not batch_norm:  # the trained float32 weights themselves, converted exactly
+        for array in (net.W, net.b, net.A, net.c):
+            assert np.array_equal(array.astype(np.float32).astype(np.float64), array)
+    with pytest.raises(ValueError, match="precision"):
+        train_two_layer(X, y, k=20, precision="float16")
+
+
 def test_paper_presets_and_option_validation(tmp_path: Path) -> None:
     for name in ("bln-fig2", "bln-fig3"):
         paper = PRESETS[f"{name}-paper"]
@@ -167,6 +182,7 @@ def test_paper_presets_and_option_validation(tmp_path: Path) -> None:
         {"extra_epochs": -1},
         {"batch_size": 2.5},
         {"min_d": 0},
+        {"precision": "float16"},
     ):
         with pytest.raises(GridError):
             Grid(n=(10,), d=(5,), k=(3,), **bad)
@@ -201,6 +217,8 @@ OPTIONS = [
     "0.05",
     "--max-epochs",
     "1500",
+    "--precision",
+    "float32",
     "--time-limit",
     "0.5",
     "--workers",
@@ -220,7 +238,8 @@ def test_a_tiny_sweep_with_every_new_option(tmp_path: Path) -> None:
         row["extra_epochs"],
         row["learning_rate"],
         row["epsilon"],
-    ) == (1, 10, 0.8, 25, 0.02, 0.05)
+        row["precision"],
+    ) == (1, 10, 0.8, 25, 0.02, 0.05, "float32")
     assert row["epochs"] % 25 == 0 and 0 < row["train_seconds"] <= row["seconds"]
     assert 0 < row["lip_lower"] <= row["lip_upper"] <= row["lip_upper_global"]
     assert main(["run", "--db", str(db), *OPTIONS]) == 0  # resumed: nothing new
@@ -436,6 +455,19 @@ def test_smooth_training_reports_its_epochs_and_bound() -> None:
 
 
 # --- stage reports through the process pool ----------------------------------------------------
+
+
+def test_a_sweep_runs_the_largest_tasks_first(tmp_path: Path) -> None:
+    tasks = Grid(n=(12,), d=(3, 5), k=(2, 6), max_epochs=25).tasks()
+    finished: list[tuple[int, int]] = []
+    with Store(tmp_path / "law.sqlite") as store:
+        sweep(
+            tasks,
+            store,
+            Settings(time_limit=0.2),
+            progress=lambda row: finished.append((row["d"], row["k"])),
+        )
+    assert finished == [(5, 6), (3, 6), (5, 2), (3, 2)]
 
 
 def test_worker_processes_report_their_stages_to_the_sweep(tmp_path: Path) -> None:

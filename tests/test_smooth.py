@@ -86,11 +86,16 @@ def _sampled_lipschitz(net, d: int) -> float:
     return max(np.linalg.norm(net.jacobian(x), 2) for x in points)
 
 
+@pytest.mark.parametrize("precision", ["float64", "float32"])
 @pytest.mark.parametrize("penalty", ["lipsdp", "spectral", "constrained"])
-def test_each_penalty_fits_and_lowers_its_bound_below_the_adam_start(penalty: str) -> None:
+def test_each_penalty_fits_and_lowers_its_bound_below_the_adam_start(
+    penalty: str, precision: str
+) -> None:
     X, y = generic_data(12, 8, "sphere", 0)
-    start = train_two_layer(X, y, 6, max_epochs=800, seed=0)
-    result = train_smooth(X, y, 6, penalty=penalty, max_epochs=800, seed=0, patience=8)
+    start = train_two_layer(X, y, 6, max_epochs=800, seed=0, precision=precision)
+    result = train_smooth(
+        X, y, 6, penalty=penalty, max_epochs=800, seed=0, patience=8, precision=precision
+    )
     assert start.interpolated and result.interpolated
     loss, fitted = fit_loss(result.network, X, y[:, None])
     assert fitted and loss <= 0.02 and loss == pytest.approx(result.loss)

@@ -210,12 +210,17 @@ def sweep(
     progress: Callable[[Row], None] | None = None,
     stage: TaskStage | None = None,
 ) -> int:
-    """Run the tasks that have no row in ``store``, each claimed just before it runs and
-    committed as it arrives (another sweep on the same database takes other tasks first);
-    ``progress`` sees every row, ``stage`` each task's stages.  Returns the number of rows
-    written."""
+    """Run the tasks that have no row in ``store``, largest first, each claimed just before it
+    runs and committed as it arrives (another sweep on the same database takes other tasks
+    first); ``progress`` sees every row, ``stage`` each task's stages.  Returns the number of
+    rows written.
+
+    Largest first (by n·d·k, the cost of a training epoch) is the longest-processing-time rule
+    (Graham, SIAM J. Appl. Math. 17, 1969): no worker is left alone with a long task at the
+    end while the others idle."""
     written = 0
-    rows = execute(store.claimed(tasks), settings, workers, scheduler, stage)
+    ordered = sorted(tasks, key=lambda task: task.n * task.d * task.k, reverse=True)
+    rows = execute(store.claimed(ordered), settings, workers, scheduler, stage)
     with _terminate_interrupts(), closing(rows):
         for row in rows:
             written += store.add(row)

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 from models import UnknownActivationError, get_activation
+from models.train import PRECISIONS
 
 __all__ = ["K_RULES", "PRESETS", "TRAINS", "Grid", "GridError", "Task", "load_grid"]
 
@@ -61,6 +62,7 @@ class Task:
     init_scale: float = 1.0
     batch_size: int = 0
     extra_epochs: int = 0
+    precision: str = "float64"
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -74,7 +76,8 @@ class Grid:
     ``min_d`` drops cells with d < min_d (after scaling).  The training settings the paper
     leaves unstated are options: ``learning_rate``, ``init_scale`` (multiplies the He-style
     initial weights), ``batch_size`` (0 = full batch), ``extra_epochs`` (trained past the first
-    fit) and ``max_epochs``; see `models.train.train_two_layer`.
+    fit) and ``max_epochs``; see `models.train.train_two_layer`.  ``precision`` is torch's
+    floating-point type in training (`models.train.PRECISIONS`).
     """
 
     n: tuple[int, ...]
@@ -92,6 +95,7 @@ class Grid:
     init_scale: float = 1.0
     batch_size: int = 0
     extra_epochs: int = 0
+    precision: str = "float64"
     at_most_n: bool = False
     min_d: int = 1
 
@@ -151,6 +155,8 @@ def _validate(grid: Grid) -> None:
         raise GridError("k and seeds must be non-empty lists (seeds of integers)")
     if grid.train not in TRAINS:
         raise GridError(f"train must be one of {', '.join(TRAINS)}")
+    if grid.precision not in PRECISIONS:
+        raise GridError(f"precision must be one of {', '.join(PRECISIONS)}")
     if grid.distribution not in DISTRIBUTIONS:
         raise GridError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}")
     try:

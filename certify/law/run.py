@@ -170,6 +170,8 @@ def find_network(
         "max_epochs": task.max_epochs,
         "learning_rate": task.learning_rate,
         "bias_free": task.bias_free,
+        "device": device,
+        "precision": task.precision,
     }
 
     def checked(epoch: int, loss: float) -> None:
@@ -181,7 +183,6 @@ def find_network(
             y,
             task.k,
             batch_norm=task.batch_norm,
-            device=device,
             init_scale=task.init_scale,
             batch_size=task.batch_size,
             extra_epochs=task.extra_epochs,

@@ -272,9 +272,9 @@ def _global_hooks() -> bool:
 
 
 def _module_outputs(module: nn.Module, x: np.ndarray) -> np.ndarray:
-    """``module(x)`` in float64 and evaluation mode, computed on a copy of ``module``."""
+    """``module(x)`` in float64 and evaluation mode, computed on a CPU copy of ``module``."""
     with library_errors(f"cannot evaluate the module on inputs of shape {x.shape}"):
-        probe = copy.deepcopy(module).to(dtype=torch.float64).eval()
+        probe = copy.deepcopy(module).to(device="cpu", dtype=torch.float64).eval()
         for layer in probe.modules():
             if type(layer) is nn.Softplus:
                 layer.threshold = _SOFTPLUS_THRESHOLD
