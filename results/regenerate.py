@@ -72,6 +72,10 @@ EXPERIMENTS: dict[str, tuple[str, list[str]]] = {
         "Figure 3 (k = n and k = 10n/d) at 0.4 of the paper's size, seed 0",
         ["--preset", "bln-fig3", "--scale", "0.4", *ONE_SEED],
     ),
+    "fig3": (
+        "Figure 3 at the paper's size (n = 10,000, d = 10 to 5,000), seed 0, torch in float32",
+        ["--preset", "bln-fig3", *ONE_SEED, "--precision", "float32"],
+    ),
     "fig3-0.4-construct": (
         "Figure 3 at 0.4 of the paper's size, a construction instead of training",
         ["--preset", "bln-fig3", "--scale", "0.4", *ONE_SEED, "--train", "construct"],
@@ -235,6 +239,48 @@ def ablation_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+#: (float64 experiment, float32 experiment): the same runs in two training precisions.
+PRECISION_PAIR = ("fig2-smooth", "fig2-smooth-float32")
+
+
+def _cells(name: str) -> dict[tuple[str, ...], dict[str, str]]:
+    """The interpolating rows of an experiment's rows.csv, by cell (n, d, k, seed)."""
+    path = HERE / name / "rows.csv"
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as file:
+        rows = [r for r in csv.DictReader(file) if r["interpolated"] == "1" and r["lip_upper"]]
+    return {(r["n"], r["d"], r["k"], r["seed"]): r for r in rows}
+
+
+def precision_table() -> str | None:
+    """The cells both experiments of `PRECISION_PAIR` fitted, compared: the ratio float32 /
+    float64 of the certified upper end and of the training's own bound (quantiles over the
+    cells), or None while either has no rows."""
+    double, single = (_cells(name) for name in PRECISION_PAIR)
+    common = sorted(set(double) & set(single), key=lambda cell: tuple(map(int, cell)))
+    if not common:
+        return None
+    lines = [
+        f"# {PRECISION_PAIR[1]} against {PRECISION_PAIR[0]}: the same cells, torch in float32",
+        "",
+        f"{len(common)} cells fitted by both ({len(double)} by float64, {len(single)} by "
+        "float32). Ratios float32 / float64 over those cells:",
+        "",
+        "| quantity | min | 10 % | median | 90 % | max |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for label, column in (
+        ("certified upper end (lip_upper)", "lip_upper"),
+        ("training's bound (train_bound)", "train_bound"),
+    ):
+        ratios = sorted(float(single[c][column]) / float(double[c][column]) for c in common)
+        picks = [ratios[round(q * (len(ratios) - 1))] for q in (0, 0.1, 0.5, 0.9, 1)]
+        lines.append(f"| {label} | " + " | ".join(f"{v:.3f}" for v in picks) + " |")
+    lines += ["", "The speed of each precision, side by side: `python -m benchmarks.precision`."]
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -259,6 +305,8 @@ def main() -> None:
         else:
             run(name, args.workers)
         (HERE / "ablation.md").write_text(ablation_table())
+        if name in PRECISION_PAIR and (table := precision_table()):
+            (HERE / PRECISION_PAIR[1] / "precision.md").write_text(table)
 
 
 if __name__ == "__main__":
