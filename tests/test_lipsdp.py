@@ -17,6 +17,7 @@ from certify import Budget, method_names, verify
 from certify.api import exact_lipschitz
 from certify.domains import Box
 from certify.problem import Problem
+from certify.upper import lipsdp
 from certify.upper.lipsdp import LipSDPCertificate, LipSDPLayer, LipSDPNeuron
 from certify.upper.lipsdp_barrier import _Barrier, minimise_barrier
 from certify.upper.lipsdp_solvers import (
@@ -27,6 +28,7 @@ from certify.upper.lipsdp_solvers import (
     safe_multipliers,
     sdp_lower_bound,
 )
+from certify.upper.lipsdp_subspace import minimise_subspace
 from certify.upper.spectral import SpectralProduct
 from certify.verify.checks.lipsdp import reduced_lmi_holds
 from certify.verify.definiteness import is_positive_definite
@@ -654,3 +656,40 @@ def test_mnist_matches_the_published_lipsdp_neuron_value():
     verdict = verify(Problem(net), certificate)
     assert isinstance(certificate, LipSDPCertificate) and verdict.verified
     assert 24.3663 <= verdict.value <= 24.3670
+
+
+# --- the first-order descent for large nets (certify.upper.lipsdp_subspace) --------------------
+
+
+@pytest.mark.parametrize("m", [1, 3])
+@pytest.mark.parametrize("seed", range(3))
+def test_subspace_descent_gives_feasible_multipliers_near_the_optimum(seed, m):
+    net = _random_net(seed, d=30, k=120, m=m)
+    data = Centred.of(net.W, net.A, 0.0, 1.0)
+    form = SchurForm(data)
+    t = minimise_subspace(form, 2.0).t
+    assert form.cholesky(t) is not None  # C(t) ≻ 0 by construction, for any logits
+    _, optimum = _optimal(net.W, net.A, 0.0, 1.0)
+    assert optimum <= form.value(t) <= optimum * 1.1**2  # √ρ within 10 % of LipSDP's optimum
+    verdict = verify(
+        Problem(net),
+        LipSDPCertificate(
+            math.sqrt(form.value(t)), form.value(t), t, np.arange(net.k), "neuron", "subspace"
+        ),
+    )
+    assert verdict.verified and verdict.value >= math.sqrt(optimum)
+
+
+@SETTINGS
+@given(networks(activations=PIECEWISE_LINEAR))
+def test_lipsdp_neuron_started_by_the_subspace_descent_is_above_the_exact_constant(net):
+    """The large-net path of "auto", forced on small nets (degenerate ones included)."""
+    problem = Problem(net)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(lipsdp, "_SUBSPACE_ENTRIES", 0)
+        certificate = LipSDPNeuron().run(problem, Budget(1.0))
+    exact_lower, _ = exact_lipschitz(net, seconds=10.0)
+    verdict = verify(problem, certificate)
+    assert verdict.verified, verdict
+    assert verdict.value >= exact_lower
+    assert certificate.solver.startswith("subspace") or not certificate.neurons.size
