@@ -386,3 +386,38 @@ def test_refine_only_tightens_sound_intervals_and_runs_once(tmp_path: Path, caps
     out = tmp_path / "report"
     assert main(["report", "--db", db, "--out", str(out), "--resamples", "20"]) == 0
     assert "## Intervals wider than ×1.05, and why" in (out / "report.md").read_text()
+
+
+def test_refine_falls_back_to_lipsdp_beyond_exact_and_again_redoes_those_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from certify.law import refine as refinement
+    from certify.law.netblob import from_bytes
+
+    db = str(tmp_path / "law.sqlite")
+    assert main(["run", "--db", db, *TINY_SWEEP]) == 0
+    monkeypatch.setattr(
+        refinement,
+        "_exact",
+        lambda net, seconds, seed: refinement._Exact(
+            None, None, None, "exact: not applicable (forced by the test)"
+        ),
+    )
+    with Store(db) as store:  # a loose upper end, as a short LipSDP run leaves on a large net
+        for row in store.rows():
+            store.update(row, {"lip_upper": 10 * row["lip_upper"], "lip_upper_global": None})
+    first: dict[int, float] = {}
+    for again in (False, True):
+        assert main(["refine", "--db", db, "--gap", "1", "--time-limit", "1"]) == 0
+        if again:
+            assert main(["refine", "--db", db, "--gap", "1", "--time-limit", "1", "--again"]) == 0
+        with Store(db) as store:
+            rows = [r for r in store.rows(networks=True) if r["interpolated"] == 1]
+        assert rows
+        for row in rows:
+            assert first.setdefault(row["d"], row["lip_upper_before"]) == row["lip_upper_before"]
+            assert row["refined_by"] == "lipsdp-neuron+sphere"
+            assert row["upper_method"] == "lipsdp-neuron" and row["upper_domain"] == "global"
+            assert row["lip_upper"] < row["lip_upper_before"]
+            assert _sphere_quotients(from_bytes(row["network"]), 20_000, 0) <= row["lip_upper"]
+            assert row["lip_lower"] <= row["lip_upper"]

@@ -667,7 +667,7 @@ def test_subspace_descent_gives_feasible_multipliers_near_the_optimum(seed, m):
     net = _random_net(seed, d=30, k=120, m=m)
     data = Centred.of(net.W, net.A, 0.0, 1.0)
     form = SchurForm(data)
-    t = minimise_subspace(form, 2.0).t
+    t = minimise_subspace(form, safe_multipliers(form.A), 2.0).t
     assert form.cholesky(t) is not None  # C(t) ≻ 0 by construction, for any logits
     _, optimum = _optimal(net.W, net.A, 0.0, 1.0)
     assert optimum <= form.value(t) <= optimum * 1.1**2  # √ρ within 10 % of LipSDP's optimum

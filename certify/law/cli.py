@@ -178,6 +178,12 @@ def _parser() -> argparse.ArgumentParser:
         help="allowance of exact, and of the sphere search, per net (default 10)",
     )
     refine.add_argument("--seed", type=seed, default=0, help="seed of the sphere search")
+    refine.add_argument(
+        "--again",
+        action="store_true",
+        help="also the nets refined before whose upper end is not exact's (after an upper "
+        "method improved); their ends from before the first refinement are kept",
+    )
     export = commands.add_parser(
         "export", help="write every interpolating net as .npz with its data and bounds"
     )
@@ -307,7 +313,7 @@ def _refine(args: argparse.Namespace) -> int:
         raise UsageError(f"no results database at {args.db}")
     narrowed = 0
     with Store(args.db) as store:
-        pending = wide_rows(store.rows(networks=True), args.gap)
+        pending = wide_rows(store.rows(networks=True), args.gap, args.again)
         bar = tqdm(total=len(pending), unit="net", file=sys.stderr, dynamic_ncols=True)
         try:
             for values in refine(store, pending, args.time_limit, args.seed):

@@ -4,7 +4,8 @@ For every interpolating net with lip_upper/lip_lower above ``gap``:
 
 - the upper end: `exact` (branch and bound over activation regions, for piecewise-linear σ with at
   most 128 active neurons) proves an upper bound on the global Lip(f), and Lip(f) ≥ Lip_S(f); it
-  replaces ``lip_upper`` when smaller.  Its proven lower bound on Lip(f), the exact rational
+  replaces ``lip_upper`` when smaller.  Where exact does not apply, `lipsdp-neuron` runs again
+  with the refinement's allowance.  Its proven lower bound on Lip(f), the exact rational
   ‖J_s‖₂ at its witness point (`certify.verify.checks.exact.gradient_norm_lower`), is kept as
   ``lip_global_lower``: when it is within ``gap`` of ``lip_upper``, the global constant is known
   and the width left is the distance between Lip_S(f) and Lip(f), which no global method closes;
@@ -12,9 +13,10 @@ For every interpolating net with lip_upper/lip_lower above ``gap``:
   witness pushed onto the sphere; it replaces ``lip_lower`` when larger.
 
 A refined row keeps its ends from before in ``lip_lower_before`` and ``lip_upper_before``;
-``refined_by`` says what ran (``exact+sphere`` or ``sphere``, the reason exact did not apply in
-``refine_note``).  A row once refined is not refined again, so a killed pass loses only the net
-in flight.
+``refined_by`` says what ran (``exact+sphere`` or ``lipsdp-neuron+sphere``, the reason exact did
+not apply in ``refine_note``).  A row once refined is not refined again, so a killed pass loses
+only the net in flight; ``again`` takes the refined rows that exact did not settle once more
+(after a better upper method has landed), keeping their ends from before the first refinement.
 """
 
 from __future__ import annotations
@@ -45,14 +47,15 @@ DEFAULT_GAP = NARROW
 _ENDS = ("lip_lower", "lower_method", "lip_upper", "upper_method", "upper_domain")
 
 
-def wide_rows(rows: list[Row], gap: float) -> list[Row]:
-    """The interpolating rows with a stored net, not yet refined, with upper/lower > ``gap``."""
+def wide_rows(rows: list[Row], gap: float, again: bool = False) -> list[Row]:
+    """The interpolating rows with a stored net, not yet refined (``again``: or refined without
+    an exact upper end), with upper/lower > ``gap``."""
     return [
         row
         for row in rows
         if row.get("interpolated") == 1
         and row.get("network") is not None
-        and row.get("refined_by") is None
+        and (row.get("refined_by") is None or (again and row["refined_by"] != "exact+sphere"))
         and spread(row) > gap
     ]
 
@@ -63,6 +66,10 @@ class _Exact:
     upper: float | None
     point: np.ndarray | None
     note: str
+
+
+#: The upper method of nets that exact does not apply to.
+_FALLBACK = "lipsdp-neuron"
 
 
 def _exact(net: TwoLayerNetwork, seconds: float, seed: int) -> _Exact:
@@ -78,23 +85,35 @@ def _exact(net: TwoLayerNetwork, seconds: float, seed: int) -> _Exact:
     return _Exact(gradient_norm_lower(net, point), result.value, point, "")
 
 
+def _fallback_upper(net: TwoLayerNetwork, seconds: float, seed: int) -> float | None:
+    """The verified global bound of `_FALLBACK` (None when it is not verified)."""
+    result = run_method(_FALLBACK, Problem(net), seconds, seed)
+    return result.value if result.applicable and result.verified else None
+
+
 def refine_row(row: Row, seconds: float, seed: int) -> Row:
     """The refined ends of one row, and what the refinement records beside them."""
     start = time.perf_counter()
     net = from_bytes(row["network"])
     exact = _exact(net, seconds, seed)
     values = {name: row.get(name) for name in _ENDS}
-    if exact.upper is not None and exact.upper < (row.get("lip_upper") or float("inf")):
-        values |= {"lip_upper": exact.upper, "upper_method": "exact", "upper_domain": "global"}
+    method, upper = "exact", exact.upper
+    if upper is None:
+        method, upper = _FALLBACK, _fallback_upper(net, seconds, seed)
+    if upper is not None and upper < (row.get("lip_upper") or float("inf")):
+        values |= {"lip_upper": upper, "upper_method": method, "upper_domain": "global"}
+    if upper is not None and upper < (row.get("lip_upper_global") or float("inf")):
+        values["lip_upper_global"] = upper
     starts = None if exact.point is None or not np.any(exact.point) else exact.point[None, :]
     lower, witness = sphere_lower_bound(net, Budget(seconds, seed), starts=starts)
     if witness is not None and lower > (row.get("lip_lower") or 0.0):
         values |= {"lip_lower": lower, "lower_method": SPHERE_METHOD}
+    first = row.get("refined_by") is None
     return values | {
-        "lip_lower_before": row.get("lip_lower"),
-        "lip_upper_before": row.get("lip_upper"),
+        "lip_lower_before": row.get("lip_lower") if first else row.get("lip_lower_before"),
+        "lip_upper_before": row.get("lip_upper") if first else row.get("lip_upper_before"),
         "lip_global_lower": exact.lower,
-        "refined_by": "sphere" if exact.upper is None else "exact+sphere",
+        "refined_by": "sphere" if upper is None else f"{method}+sphere",
         "refine_note": exact.note,
         "refine_seconds": time.perf_counter() - start,
     }

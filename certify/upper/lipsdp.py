@@ -137,15 +137,6 @@ class _LipSDP:
                 return "scs", Solution(t)
         neuron = self.variant == "neuron"
         barrier = neuron and (self.solver == "barrier" or (self.solver == "auto" and _fits(form)))
-        if neuron and self.solver == "auto" and form.V.size >= _SUBSPACE_ENTRIES:
-            with single_threaded():
-                start = minimise_subspace(form, _SUBSPACE_SHARE * budget.remaining()).t
-            name, solution = self._refine(form, start, barrier, budget)
-            with single_threaded():
-                rho, rho_start = form.value(solution.t), form.value(start)
-            if rho < rho_start:
-                return f"subspace, then {name}", Solution(solution.t, solution.lower, rho)
-            return "subspace", Solution(start, solution.lower, rho_start)
         with single_threaded():
             if barrier and min(form.V.shape) > _SEARCHED_START:
                 start = safe_multipliers(form.A)
@@ -155,7 +146,16 @@ class _LipSDP:
                 )
         if not neuron:
             return "line search", Solution(start)
-        return self._refine(form, start, barrier, budget)
+        if not (self.solver == "auto" and form.V.size >= _SUBSPACE_ENTRIES):
+            return self._refine(form, start, barrier, budget)
+        with single_threaded():
+            start = minimise_subspace(form, start, _SUBSPACE_SHARE * budget.remaining()).t
+        name, solution = self._refine(form, start, barrier, budget)
+        with single_threaded():
+            rho, rho_start = form.value(solution.t), form.value(start)
+        if rho < rho_start:
+            return f"subspace, then {name}", Solution(solution.t, solution.lower, rho)
+        return "subspace", Solution(start, solution.lower, rho_start)
 
     def _refine(
         self, form: SchurForm, start: np.ndarray, barrier: bool, budget: Budget

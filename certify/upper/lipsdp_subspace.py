@@ -28,20 +28,32 @@ __all__ = ["minimise_subspace"]
 
 #: Leading singular values in the surrogate, Adam's step on z, and the surrogate's exponents.
 _RANK, _STEP, _POWERS = 8, 0.05, (4.0, 16.0, 64.0)
-#: Adam steps per exponent at most (each stage also ends at its share of the time).
-_STEPS = 400
+#: Adam steps per exponent at most; a stage also ends at its share of the time, or once the
+#: surrogate has not fallen by the fraction _PROGRESS for _PATIENCE steps.
+_STEPS, _PROGRESS, _PATIENCE = 400, 1e-3, 40
 _TINY = 1e-300
 
 
-def minimise_subspace(form: SchurForm, seconds: float) -> Solution:
-    """Multipliers from Adam on the softmax logits z (module docstring) within ``seconds``; the
-    time is shared equally by the exponents, and of the multipliers at the start and at the end
+def _logits(form: SchurForm, start: np.ndarray) -> torch.Tensor:
+    """z with multipliers(z) = ``start``: s_i ∝ p_i = ‖a_i‖²/(2t_i), Σ_{i≤|F|} s_i = the λ_max
+    of Σ p_i·â_iâ_iᵀ = ½A_FT⁻¹A_Fᵀ (< 1 since C(t) ≻ 0), and the slack s_{|F|+1} = 1 − Σs."""
+    p = np.sum(form.A * form.A, axis=0) / (2.0 * start)
+    top = float(np.linalg.eigvalsh(0.5 * (form.A / start) @ form.A.T)[-1])
+    s = np.append(p * (top / np.sum(p)), 1.0 - top)
+    return torch.from_numpy(np.log(np.maximum(s, _TINY)))
+
+
+def minimise_subspace(form: SchurForm, start: np.ndarray, seconds: float) -> Solution:
+    """Multipliers from Adam on the softmax logits z (module docstring), from those of the
+    feasible multipliers ``start`` (C(start) ≻ 0), within ``seconds``; the
+    time is shared equally by the exponents (a stage that stalls ends early), and of the
+    multipliers at the start and at the end
     of each stage those with the least estimate of ρ(t) (the top Ritz value) are returned,
     without ρ: evaluating it exactly costs as much as a few hundred steps."""
     deadline = time.monotonic() + seconds
     V, A, B = (torch.from_numpy(np.ascontiguousarray(M)) for M in (form.V, form.A, form.B))
     squares = (A * A).sum(dim=0).clamp(min=_TINY)
-    logits = torch.zeros(form.size + 1, dtype=torch.float64, requires_grad=True)
+    logits = _logits(form, start).requires_grad_(True)
     optimiser = torch.optim.Adam([logits], lr=_STEP)
     top = TopSingularValues(_RANK)
 
@@ -66,12 +78,17 @@ def minimise_subspace(form: SchurForm, seconds: float) -> Solution:
     with torch.enable_grad():
         for stage, power in enumerate(_POWERS):
             stop = time.monotonic() + (deadline - time.monotonic()) / (len(_POWERS) - stage)
+            least, stale = float("inf"), 0
             for _ in range(_STEPS):
-                if time.monotonic() > stop:
+                if time.monotonic() > stop or stale >= _PATIENCE:
                     break
                 optimiser.zero_grad()
-                top(factor(), power).backward()
+                surrogate = top(factor(), power)
+                surrogate.backward()
                 optimiser.step()
+                value = float(surrogate.detach())
+                stale = 0 if value < least * (1.0 - _PROGRESS) else stale + 1
+                least = min(least, value)
             rho = estimate()
             if rho < best_rho:
                 best, best_rho = multipliers().detach().numpy().copy(), rho
