@@ -69,8 +69,8 @@ _LAYER_ACCURACY, _START_ACCURACY = 1e-10, 0.5
 _SEARCHED_START = 1500
 #: From this many entries of V (|F|·d), LipSDP-Neuron spends a share of its budget on the
 #: first-order descent of `certify.upper.lipsdp_subspace` and starts its solver there (measured
-#: at d = 1000, |F| = 2000, m = 1, 3 s: 3.94 against 19.3 for the interior-point solver alone
-#: and 11.2 for L-BFGS; benchmarks/README.md).
+#: on a smooth-trained net, d = 1000, |F| = 2000, m = 1, 3 s: 4.19 against 19.3 for the
+#: interior-point solver alone and 11.2 for L-BFGS; benchmarks/README.md).
 _SUBSPACE_ENTRIES, _SUBSPACE_SHARE = 10**6, 0.75
 
 
