@@ -693,3 +693,12 @@ def test_lipsdp_neuron_started_by_the_subspace_descent_is_above_the_exact_consta
     assert verdict.verified, verdict
     assert verdict.value >= exact_lower
     assert certificate.solver.startswith("subspace") or not certificate.neurons.size
+
+
+def test_subspace_descent_from_a_barely_feasible_start_returns_feasible_multipliers():
+    net = _random_net(5, d=8, k=30, m=1)
+    form = SchurForm(Centred.of(net.W, net.A, 0.0, 1.0))
+    squares = np.sum(form.A**2, axis=0)
+    start = squares / (2.0 * (1.0 - 1e-15) / squares.size)  # p_i equal, Σ p_i = 1 − 1e-15
+    t = minimise_subspace(form, start, 0.5).t
+    assert form.cholesky(t) is not None or np.array_equal(t, start)

@@ -15,6 +15,7 @@ benchmarks/README.md).  The multipliers are only proposed here; the checker prov
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import numpy as np
@@ -44,12 +45,12 @@ def _logits(form: SchurForm, start: np.ndarray) -> torch.Tensor:
 
 
 def minimise_subspace(form: SchurForm, start: np.ndarray, seconds: float) -> Solution:
-    """Multipliers from Adam on the softmax logits z (module docstring), from those of the
-    feasible multipliers ``start`` (C(start) ≻ 0), within ``seconds``; the
-    time is shared equally by the exponents (a stage that stalls ends early), and of the
-    multipliers at the start and at the end
-    of each stage those with the least estimate of ρ(t) (the top Ritz value) are returned,
-    without ρ: evaluating it exactly costs as much as a few hundred steps."""
+    """Multipliers from Adam on the softmax logits z (module docstring), started at the feasible
+    multipliers ``start``, within ``seconds``: the exponents share the time equally (a stage
+    that stalls ends early), and of the multipliers at the start and at the end of each stage,
+    those with the least estimate of ρ(t) (the top Ritz value) are returned, without ρ (its
+    exact value costs as much as a few hundred steps).  A factorisation that fails in floating
+    point (C(t) numerically singular) ends the descent with the best multipliers so far."""
     deadline = time.monotonic() + seconds
     V, A, B = (torch.from_numpy(np.ascontiguousarray(M)) for M in (form.V, form.A, form.B))
     squares = (A * A).sum(dim=0).clamp(min=_TINY)
@@ -74,8 +75,9 @@ def minimise_subspace(form: SchurForm, start: np.ndarray, seconds: float) -> Sol
         with torch.no_grad():
             return float(top(factor())) ** 2
 
-    best, best_rho = multipliers().detach().numpy().copy(), estimate()
-    with torch.enable_grad():
+    best, best_rho = start, float("inf")
+    with torch.enable_grad(), contextlib.suppress(torch.linalg.LinAlgError):
+        best_rho = estimate()
         for stage, power in enumerate(_POWERS):
             stop = time.monotonic() + (deadline - time.monotonic()) / (len(_POWERS) - stage)
             least, stale = float("inf"), 0
