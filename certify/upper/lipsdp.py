@@ -152,7 +152,8 @@ class _LipSDP:
             start = minimise_subspace(form, start, _SUBSPACE_SHARE * budget.remaining()).t
         name, solution = self._refine(form, start, barrier, budget)
         with single_threaded():
-            rho, rho_start = form.value(solution.t), form.value(start)
+            rho = form.value(solution.t) if solution.rho is None else solution.rho
+            rho_start = form.value(start)
         if rho < rho_start:
             return f"subspace, then {name}", Solution(solution.t, solution.lower, rho)
         return "subspace", Solution(start, solution.lower, rho_start)
